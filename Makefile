@@ -1,0 +1,32 @@
+# rnnqa — `make demo` (install, train, export, answer) and `make test`. Needs only Python 3.10+.
+PYTHON ?= python3
+VENV ?= .venv
+# The CPU build on disk; a bare `torch` requirement could pull a multi-GB CUDA build.
+TORCH ?= torch==2.13.0
+PYTEST_ARGS ?= -m "not slow"
+RUN_DIR ?= artifacts/run
+
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.rnnqa-installed
+
+.PHONY: demo test install bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[train,dev]"
+	touch $@
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/qa-train --out $(RUN_DIR)
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) artifacts/run artifacts/bundle .pytest_cache

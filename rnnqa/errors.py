@@ -1,0 +1,73 @@
+"""The exception tree of rnnqa, in one place.
+
+Every error the library raises on purpose derives from :class:`RnnqaError`, so a CLI (or an app)
+catches the base once and prints one clear line. Messages name the file, line or setting at fault.
+
+    RnnqaError
+    ├── DataError           bad training data (CSV): carries the 1-based line number when known
+    ├── ConfigError         an invalid option or configuration value
+    ├── RunError            a training run directory that is missing, incomplete or inconsistent
+    ├── ExportError         the export could not be written
+    │   └── ParityError     an exported graph does not answer as the eager model does
+    └── BundleError         a bundle refused at load (missing/extra file, hash, format, mismatch)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "RnnqaError",
+    "DataError",
+    "ConfigError",
+    "RunError",
+    "ExportError",
+    "ParityError",
+    "BundleError",
+]
+
+
+class RnnqaError(Exception):
+    """Base class of every error rnnqa raises on purpose."""
+
+
+class DataError(RnnqaError):
+    """Training data that cannot be used, with the file and 1-based line number when known."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None):
+        self.path = None if path is None else str(path)
+        self.line = line
+        where = self.path or ""
+        if line is not None:
+            where = f"{where}:{line}" if where else f"line {line}"
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class ConfigError(RnnqaError, ValueError):
+    """An option or configuration value that is out of range or inconsistent."""
+
+
+class RunError(RnnqaError):
+    """A training run directory that cannot be loaded."""
+
+
+class ExportError(RnnqaError):
+    """The export could not be written."""
+
+
+class ParityError(ExportError):
+    """An exported graph disagrees with the eager model; ``failures`` lists every mismatch."""
+
+    def __init__(self, failures: list[str]):
+        self.failures = list(failures)
+        lines = "\n  - ".join(self.failures)
+        super().__init__(f"parity validation failed ({len(self.failures)} problem(s)):\n  - {lines}")
+
+
+class BundleError(RnnqaError):
+    """A bundle refused at load; names the file and the reason."""
+
+    def __init__(self, file: str, reason: str):
+        self.file = file
+        self.reason = reason
+        super().__init__(f"{file}: {reason}")

@@ -1,0 +1,80 @@
+"""The answer classifier: Embedding → RNN | GRU | LSTM → Linear, built from one config dataclass."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from rnnqa.errors import ConfigError
+
+CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild the network; saved as JSON next to the weights."""
+
+    vocab_size: int  # number of token ids, <PAD>=0 and <UNK>=1 included
+    num_answers: int  # number of answer classes (output width)
+    cell: str = "rnn"  # recurrent cell: "rnn" (tanh, as in the notebook), "gru" or "lstm"
+    embed_dim: int = 50  # width of a token embedding
+    hidden_dim: int = 64  # width of the recurrent state
+    layers: int = 1  # stacked recurrent layers
+    dropout: float = 0.0  # dropout between stacked layers and before the output layer (training only)
+    max_len: int = 32  # questions are cut to this many tokens, in training and at inference
+    pad_id: int = 0  # id used for right padding; its embedding is kept at zero
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise ConfigError(f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
+        for name in ("vocab_size", "num_answers", "embed_dim", "hidden_dim", "layers", "max_len"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> ModelConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ConfigError(f"unknown model config field(s): {', '.join(sorted(unknown))}")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise ConfigError(f"incomplete model config: {exc}") from exc
+
+
+class QAClassifier(nn.Module):
+    """Reads a right-padded question and scores every answer class."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embed_dim, padding_idx=config.pad_id)
+        self.rnn = CELLS[config.cell](
+            config.embed_dim,
+            config.hidden_dim,
+            num_layers=config.layers,
+            dropout=config.dropout if config.layers > 1 else 0.0,
+            batch_first=True,
+        )
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.hidden_dim, config.num_answers)
+
+    def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``input_ids`` (B, T) int64 right-padded, ``lengths`` (B,) int64 → logits (B, A).
+
+        The state is read at position ``length - 1``: the RNN runs left to right, so the padding
+        after a row's last token cannot change its logits. No packed sequences: they export badly.
+        """
+        states, _ = self.rnn(self.embedding(input_ids))  # (B, T, H)
+        last = (lengths - 1).clamp(min=0).view(-1, 1, 1).expand(-1, 1, states.size(2))  # (B, 1, H)
+        return self.head(self.dropout(states.gather(1, last).squeeze(1)))  # (B, A)

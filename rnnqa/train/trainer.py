@@ -1,0 +1,207 @@
+"""The training loop: batched, seeded, on CPU or CUDA, with per-epoch metrics and early stopping."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from rnnqa.data.table import QAPairs
+from rnnqa.data.tensors import EncodedQA, encode_pairs
+from rnnqa.data.text import Tokenizer, Vocabulary
+from rnnqa.errors import ConfigError
+from rnnqa.train.model import ModelConfig, QAClassifier
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a model is trained; saved next to the weights with the :class:`ModelConfig`."""
+
+    epochs: int = 300  # upper bound; early stopping usually ends far sooner
+    batch_size: int = 16  # questions per optimiser step (each batch padded to its longest row)
+    lr: float = 1e-2  # Adam learning rate
+    weight_decay: float = 0.0  # Adam L2 penalty
+    seed: int = 0  # seeds weights, shuffling and the validation split
+    device: str = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
+    val_split: float = 0.0  # share of the CSV held out for validation when no validation CSV is given
+    early_stop: bool = True  # stop once train accuracy is 1.0 and the loss is flat (see `is_flat`)
+    flat_tol: float = 0.05  # "flat": loss fell by less than this fraction over `patience` epochs
+    patience: int = 3  # epochs the flatness is judged over
+    tokenizer: str = "notebook"  # tokenization rule, recorded in vocab.json (see rnnqa.data.text)
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        for name in ("epochs", "batch_size", "patience"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
+        if not 0.0 <= self.val_split < 1.0:
+            raise ConfigError(f"val_split must be in [0, 1), got {self.val_split!r}")
+        Tokenizer(self.tokenizer)
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class TrainResult:
+    model: QAClassifier
+    vocab: Vocabulary
+    model_config: ModelConfig
+    train_config: TrainConfig
+    history: list[EpochMetrics]
+    device: str
+    stopped_early: bool
+
+    def summary(self) -> str:
+        last = self.history[-1]
+        text = (
+            f"trained {self.model_config.cell.upper()} on {self.device} for {last.epoch} epoch(s)"
+            f"{' (early stop)' if self.stopped_early else ''}: "
+            f"loss {last.train_loss:.4f}, accuracy {last.train_accuracy:.3f}"
+        )
+        if last.val_accuracy is not None:
+            text += f", val loss {last.val_loss:.4f}, val accuracy {last.val_accuracy:.3f}"
+        return text
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available; asking for ``cuda`` without one is a :class:`ConfigError`."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was requested but no CUDA device is available")
+    return torch.device(name)
+
+
+def is_flat(losses: list[float], patience: int, tol: float) -> bool:
+    """True when the loss fell by less than ``tol`` (relative) over the last ``patience`` epochs."""
+    if len(losses) <= patience:
+        return False
+    before, now = losses[-1 - patience], losses[-1]
+    return before - now < tol * before
+
+
+def split_pairs(pairs: QAPairs, share: float, seed: int) -> tuple[QAPairs, QAPairs]:
+    """Hold out ``share`` of the rows (at least one) for validation, chosen by ``seed``."""
+    order = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(seed)).tolist()
+    n_val = max(1, round(share * len(pairs)))
+    if n_val >= len(pairs):
+        raise ConfigError(f"val_split {share} leaves no training rows out of {len(pairs)}")
+    return pairs.select(sorted(order[n_val:])), pairs.select(sorted(order[:n_val]))
+
+
+def train(
+    pairs: QAPairs,
+    model_config: dict | None = None,
+    train_config: TrainConfig = TrainConfig(),
+    val_pairs: QAPairs | None = None,
+    on_epoch: Callable[[EpochMetrics], None] | None = None,
+) -> TrainResult:
+    """Train a :class:`QAClassifier` on ``pairs``.
+
+    Args:
+        pairs: training questions and answers.
+        model_config: :class:`ModelConfig` fields other than ``vocab_size``/``num_answers``.
+        train_config: optimiser, batching, device and stopping settings.
+        val_pairs: validation pairs; when None and ``val_split`` > 0, a split of ``pairs``.
+        on_epoch: called after every epoch (progress display).
+
+    Returns:
+        The trained model (on CPU, eval mode), its vocabulary, configs and per-epoch history.
+
+    Raises:
+        ConfigError: an invalid setting, or CUDA requested without a GPU.
+        DataError: validation answers unknown to the training data.
+    """
+    cfg = train_config
+    device = resolve_device(cfg.device)
+    answers = pairs.answers  # a split keeps every answer a class, so held-out rows can be scored
+    if val_pairs is None and cfg.val_split > 0:
+        pairs, val_pairs = split_pairs(pairs, cfg.val_split, cfg.seed)
+    vocab = Vocabulary.build(pairs.questions, answers, Tokenizer(cfg.tokenizer))
+    mcfg = ModelConfig(vocab_size=len(vocab), num_answers=len(vocab.answers), **(model_config or {}))
+
+    torch.manual_seed(cfg.seed)
+    model = QAClassifier(mcfg).to(device)
+    data = encode_pairs(pairs, vocab, mcfg.max_len)
+    val = None if val_pairs is None else encode_pairs(val_pairs, vocab, mcfg.max_len).to(device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    loss_fn = nn.CrossEntropyLoss()
+    shuffle = torch.Generator().manual_seed(cfg.seed)
+
+    history: list[EpochMetrics] = []
+    stopped_early = False
+    lengths_cpu = data.lengths  # batch widths are read on the CPU: no device sync per batch
+    data = data.to(device)
+    for epoch in range(1, cfg.epochs + 1):
+        start = time.perf_counter()
+        loss, accuracy = _train_epoch(model, data, lengths_cpu, cfg.batch_size, optimiser, loss_fn, shuffle)
+        val_loss, val_acc = (None, None) if val is None else evaluate(model, val, loss_fn)
+        metrics = EpochMetrics(epoch, loss, accuracy, val_loss, val_acc, time.perf_counter() - start)
+        history.append(metrics)
+        if on_epoch is not None:
+            on_epoch(metrics)
+        losses = [m.train_loss for m in history]
+        if cfg.early_stop and accuracy == 1.0 and is_flat(losses, cfg.patience, cfg.flat_tol):
+            stopped_early = epoch < cfg.epochs
+            break
+    model.to("cpu").eval()
+    return TrainResult(model, vocab, mcfg, cfg, history, device.type, stopped_early)
+
+
+def _train_epoch(model, data: EncodedQA, lengths_cpu, batch_size, optimiser, loss_fn, shuffle):
+    """One pass in shuffled batches; returns the running (mean loss, accuracy) of the epoch."""
+    model.train()
+    device = data.labels.device
+    order = torch.randperm(len(data), generator=shuffle)
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    for begin in range(0, len(data), batch_size):
+        idx = order[begin : begin + batch_size]
+        width = int(lengths_cpu[idx].max())
+        idx = idx.to(device, non_blocking=True)
+        labels = data.labels[idx]
+        logits = model(data.input_ids[idx, :width], data.lengths[idx])
+        loss = loss_fn(logits, labels)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        total_loss += loss.detach() * len(idx)
+        correct += (logits.argmax(1) == labels).sum()
+    return float(total_loss) / len(data), int(correct) / len(data)
+
+
+@torch.no_grad()
+def evaluate(model: QAClassifier, data: EncodedQA, loss_fn: nn.Module, batch_size: int = 4096):
+    """(mean loss, accuracy) of ``model`` in eval mode on ``data``."""
+    was_training = model.training
+    model.eval()
+    total_loss, correct = 0.0, 0
+    for begin in range(0, len(data), batch_size):
+        ids = data.input_ids[begin : begin + batch_size]
+        labels = data.labels[begin : begin + batch_size]
+        logits = model(ids, data.lengths[begin : begin + batch_size])
+        total_loss += float(loss_fn(logits, labels)) * len(labels)
+        correct += int((logits.argmax(1) == labels).sum())
+    model.train(was_training)
+    return total_loss / len(data), correct / len(data)

@@ -1,0 +1,62 @@
+import json
+
+import pytest
+
+from rnnqa.data.text import PAD_ID, UNK_ID, Tokenizer, Vocabulary
+from rnnqa.errors import ConfigError
+
+
+def test_notebook_tokenizer_matches_the_reference_rule():
+    tok = Tokenizer("notebook")
+    assert tok("Who wrote 'To Kill a Mockingbird'?") == ["who", "wrote", "to", "kill", "a", "mockingbird"]
+    assert tok("  What's   the\tcapital ") == ["whats", "the", "capital"]
+    assert tok("Paris, France?") == ["paris,", "france"]  # the notebook keeps commas
+
+
+def test_words_tokenizer_normalises_unicode_punctuation_and_possessives():
+    tok = Tokenizer("words")
+    assert tok("Earth’s  biggest ocean, please?!") == ["earths", "biggest", "ocean", "please"]
+    assert tok("ＣＡＰＩＴＡＬ of Straße") == ["capital", "of", "strasse"]
+    assert tok("New-York_city") == ["new", "york", "city"]
+
+
+def test_tokenizer_rejects_non_strings_and_unknown_kinds():
+    with pytest.raises(TypeError):
+        Tokenizer()(42)
+    with pytest.raises(ConfigError, match="unknown tokenizer"):
+        Tokenizer("bpe")
+
+
+def test_vocabulary_reserves_pad_and_unk_and_keeps_answers_verbatim():
+    vocab = Vocabulary.build(["What is A?", "what is b"], ["299,792,458m/s", "Harper-Lee"])
+    assert vocab.tokens[:2] == ("<PAD>", "<UNK>") and (vocab.pad_id, vocab.unk_id) == (PAD_ID, UNK_ID)
+    assert vocab.tokens[2:] == ("what", "is", "a", "b")
+    assert vocab.answers == ("299,792,458m/s", "Harper-Lee")
+    assert vocab.encode("what is zebra?") == [2, 3, UNK_ID]
+    assert vocab.encode("what is a b a", max_len=2) == [2, 3]
+
+
+@pytest.mark.parametrize("kind", ["notebook", "words"])
+def test_vocabulary_json_round_trip_reproduces_ids(kind):
+    vocab = Vocabulary.build(["Who's there?", "Ünïcode façade!"], ["me", "x"], Tokenizer(kind))
+    again = Vocabulary.from_json(json.loads(json.dumps(vocab.to_json())))
+    assert again == vocab and again.tokenizer.kind == kind
+    for q in ["who's there", "ÜNÏCODE façade", "nothing known"]:
+        assert again.encode(q) == vocab.encode(q)
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d.pop("tokens"), "lacks field"),
+        (lambda d: d.update(pad_id=5), "pad_id"),
+        (lambda d: d.update(answers=[1, 2]), "lists of strings"),
+        (lambda d: d.update(tokens=["a", "b"]), "must start with"),
+        (lambda d: d.update(tokenizer={"kind": "nope"}), "unknown tokenizer"),
+    ],
+)
+def test_vocabulary_from_bad_json_is_a_config_error(mutate, message):
+    data = Vocabulary.build(["a b"], ["x"]).to_json()
+    mutate(data)
+    with pytest.raises(ConfigError, match=message):
+        Vocabulary.from_json(data)

@@ -1,0 +1,52 @@
+import csv
+
+from click.testing import CliRunner
+
+from rnnqa.train.cli import main
+
+
+def run(args):
+    return CliRunner().invoke(main, args)
+
+
+def test_qa_train_writes_a_complete_run(seed_csv, tmp_path):
+    out = tmp_path / "run"
+    result = run([str(seed_csv), "--out", str(out), "--device", "cpu", "--cell", "gru", "--val-split", "0.1"])
+    assert result.exit_code == 0, result.output
+    assert "accuracy 1.000" in result.output and f"wrote {out}" in result.output
+    for name in ("model.pt", "config.json", "vocab.json", "metrics.csv", "plots/loss.png", "plots/accuracy.png"):
+        assert (out / name).is_file(), name
+    with open(out / "metrics.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy"]
+    assert float(rows[-1]["train_accuracy"]) == 1.0 and int(rows[-1]["epoch"]) == len(rows)
+    assert (out / "plots/loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".rnnqa-staging")]
+
+
+def test_qa_train_uses_the_bundled_dataset_by_default(tmp_path):
+    result = run(["--out", str(tmp_path / "run"), "--epochs", "1", "--hidden-dim", "8", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "default_qa.csv" in result.output
+
+
+def test_bad_csv_is_one_line_and_exit_1(write_csv, tmp_path):
+    result = run([str(write_csv("question,answer\nq,\n")), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].endswith("qa.csv:2: empty answer")
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_failed_training_keeps_the_previous_run(seed_csv, tmp_path):
+    out = tmp_path / "run"
+    assert run([str(seed_csv), "--out", str(out), "--epochs", "1", "-q"]).exit_code == 0
+    before = (out / "model.pt").read_bytes()
+    result = run([str(seed_csv), "--out", str(out), "--lr", "-1"])
+    assert result.exit_code == 1 and "lr must be" in result.output
+    assert (out / "model.pt").read_bytes() == before
+
+
+def test_bad_option_is_a_usage_error(tmp_path):
+    result = run(["--cell", "transformer", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "transformer" in result.output

@@ -1,0 +1,97 @@
+import pytest
+import torch
+
+from rnnqa.data.table import load_qa_csv
+from rnnqa.errors import ConfigError, DataError
+from rnnqa.train.model import CELLS
+from rnnqa.train.run import load_run, save_run
+from rnnqa.train.trainer import TrainConfig, is_flat, train
+
+SMALL = dict(embed_dim=16, hidden_dim=24)
+
+
+@pytest.fixture(scope="module")
+def seed_pairs(seed_csv):
+    return load_qa_csv(seed_csv)
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_reaches_full_train_accuracy_on_the_seed_csv(seed_pairs, cell):
+    result = train(seed_pairs, {"cell": cell}, TrainConfig(seed=0, device="cpu"))
+    assert result.history[-1].train_accuracy == 1.0
+    assert result.stopped_early and len(result.history) < result.train_config.epochs
+    with torch.no_grad():
+        from rnnqa.data.tensors import encode_pairs
+
+        data = encode_pairs(seed_pairs, result.vocab, result.model_config.max_len)
+        predicted = result.model(data.input_ids, data.lengths).argmax(1)
+    assert torch.equal(predicted, data.labels)  # eval-mode check, not just the running metric
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("seed", range(5))
+def test_every_seed_and_cell_reaches_full_accuracy(seed_pairs, cell, seed):
+    result = train(seed_pairs, {"cell": cell}, TrainConfig(seed=seed, device="cpu"))
+    assert result.history[-1].train_accuracy == 1.0
+
+
+def test_same_seed_gives_identical_weights_on_cpu(seed_pairs):
+    cfg = TrainConfig(seed=3, device="cpu", epochs=4, early_stop=False)
+    a, b = (train(seed_pairs, {"cell": "lstm", **SMALL}, cfg).model.state_dict() for _ in range(2))
+    c = train(seed_pairs, {"cell": "lstm", **SMALL}, TrainConfig(seed=4, device="cpu", epochs=4)).model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_validation_split_and_metrics(seed_pairs):
+    result = train(seed_pairs, SMALL, TrainConfig(device="cpu", epochs=3, val_split=0.2, early_stop=False))
+    assert len(result.history) == 3
+    assert all(m.val_loss is not None and 0 <= m.val_accuracy <= 1 for m in result.history)
+
+
+def test_validation_csv_with_an_unseen_answer_is_a_data_error(seed_pairs, write_csv):
+    val = load_qa_csv(write_csv("question,answer\nwho is new?,Nobody-Knows\n"))
+    with pytest.raises(DataError, match="does not occur in the training data"):
+        train(seed_pairs, SMALL, TrainConfig(device="cpu", epochs=1), val_pairs=val)
+
+
+def test_is_flat():
+    assert not is_flat([1.0, 0.5, 0.25, 0.12], patience=3, tol=0.05)
+    assert is_flat([0.1, 0.099, 0.098, 0.097], patience=3, tol=0.05)
+    assert not is_flat([0.1, 0.1], patience=3, tol=0.05)
+
+
+@pytest.mark.parametrize(
+    "fields", [{"device": "tpu"}, {"epochs": 0}, {"lr": -1.0}, {"val_split": 1.0}, {"tokenizer": "x"}]
+)
+def test_invalid_train_config(fields):
+    with pytest.raises(ConfigError):
+        TrainConfig(**fields)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU error")
+def test_cuda_without_a_gpu_is_a_clear_error(seed_pairs):
+    with pytest.raises(ConfigError, match="no CUDA device"):
+        train(seed_pairs, SMALL, TrainConfig(device="cuda", epochs=1))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_trains_on_cuda_and_matches_cpu_predictions(seed_pairs):
+    result = train(seed_pairs, {"cell": "gru"}, TrainConfig(device="cuda"))
+    assert result.device == "cuda" and result.history[-1].train_accuracy == 1.0
+    assert next(result.model.parameters()).device.type == "cpu"  # handed back ready to export
+
+
+def test_run_round_trip_loads_weights_only(seed_pairs, tmp_path, monkeypatch):
+    result = train(seed_pairs, SMALL, TrainConfig(device="cpu", epochs=2, early_stop=False))
+    save_run(result, tmp_path / "run")
+    calls = []
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **k: calls.append(k) or real_load(*a, **k))
+    loaded = load_run(tmp_path / "run")
+    assert calls and all(k.get("weights_only") is True for k in calls)
+    ids, lengths = torch.tensor([[2, 3, 4]]), torch.tensor([3])
+    torch.testing.assert_close(loaded.model(ids, lengths), result.model(ids, lengths))
+    assert loaded.vocab == result.vocab
