@@ -5,6 +5,7 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?= -m "not slow"
 RUN_DIR ?= artifacts/run
+BUNDLE_DIR ?= artifacts/bundle
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rnnqa-installed
@@ -24,6 +25,7 @@ install: $(STAMP)
 
 demo: install
 	$(BIN)/qa-train --out $(RUN_DIR)
+	$(BIN)/qa-export $(RUN_DIR) --out $(BUNDLE_DIR) --force
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from rnnqa.data.table import default_dataset_path, load_qa_csv
+
 SEED_CSV = Path(__file__).resolve().parents[1].parent / "shared" / "seed" / "100_Unique_QA_Dataset.csv"
 
 
@@ -28,3 +30,25 @@ def write_csv(tmp_path):
         return path
 
     return write
+
+
+_RUNS: dict = {}
+
+
+@pytest.fixture(scope="session")
+def make_run(tmp_path_factory):
+    """Train (once per setting) a small model on the bundled dataset and save it as a run directory."""
+
+    def make(cell: str = "gru", epochs: int = 3, **model) -> Path:
+        from rnnqa.train.run import save_run
+        from rnnqa.train.trainer import TrainConfig, train
+
+        key = (cell, epochs, tuple(sorted(model.items())))
+        if key not in _RUNS:
+            pairs = load_qa_csv(default_dataset_path())
+            config = {"cell": cell, "embed_dim": 16, "hidden_dim": 24, **model}
+            result = train(pairs, config, TrainConfig(device="cpu", epochs=epochs, early_stop=False))
+            _RUNS[key] = save_run(result, tmp_path_factory.mktemp("run") / "run", data=str(default_dataset_path()))
+        return _RUNS[key]
+
+    return make

@@ -1,0 +1,38 @@
+"""The bundle contract shared by the exporter (writes it) and the runtime (checks it). Pure Python.
+
+A bundle is a directory holding exactly these files::
+
+    model.onnx              single-file ONNX graph: input_ids int64 [batch, seq], lengths int64 [batch]
+                            -> logits float32 [batch, num_answers]; right padding with pad_id
+    model.torchscript.pt    TorchScript of the same model (for PyTorch users; never opened by the runtime)
+    vocab.json              tokens (position = id), answers (position = output index), pad_id, unk_id,
+                            tokenizer spec
+    manifest.json           format version, model config, graph contract, threshold, sha256 of every
+                            other file, tool versions and the parity report
+"""
+
+FORMAT_NAME = "rnnqa-bundle"
+FORMAT_VERSION = 1
+
+ONNX_FILE = "model.onnx"
+TORCHSCRIPT_FILE = "model.torchscript.pt"
+VOCAB_FILE = "vocab.json"
+MANIFEST_FILE = "manifest.json"
+BUNDLE_FILES = (ONNX_FILE, TORCHSCRIPT_FILE, VOCAB_FILE, MANIFEST_FILE)
+
+INPUT_NAMES = ("input_ids", "lengths")
+OUTPUT_NAME = "logits"
+ONNX_METADATA_KEY = "rnnqa"  # metadata_props key holding the manifest's key facts as JSON
+
+DEFAULT_THRESHOLD = 0.5  # below this softmax probability the answer is "I don't know"
+
+
+def graph_contract(num_answers: int) -> dict:
+    """Input and output names, dtypes and shapes, as written to the manifest."""
+    return {
+        "inputs": [
+            {"name": INPUT_NAMES[0], "dtype": "int64", "shape": ["batch", "seq"]},
+            {"name": INPUT_NAMES[1], "dtype": "int64", "shape": ["batch"]},
+        ],
+        "outputs": [{"name": OUTPUT_NAME, "dtype": "float32", "shape": ["batch", num_answers]}],
+    }

@@ -1,0 +1,151 @@
+"""Parity: every exported graph must answer as the eager model does. Checking only, no writing.
+
+Inputs are chosen at sizes *other* than the tracing example (batch 2, length 4): batch 1, odd
+batches, long and short rows mixed in one padded batch, random ids, and the training questions.
+Checks run in order — output names, shapes, values (``atol``), argmax — and every failure is
+collected before one :class:`ParityError` lists them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rnnqa.bundle_format import INPUT_NAMES, OUTPUT_NAME
+from rnnqa.data.text import PAD_ID, Vocabulary
+from rnnqa.errors import ParityError
+from rnnqa.runtime.session import ORT_ERRORS, make_session
+from rnnqa.train.model import QAClassifier
+
+Batch = tuple[np.ndarray, np.ndarray]  # (input_ids (B, T) int64, lengths (B,) int64)
+Runner = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+DEFAULT_ATOL = 1e-5
+
+
+@dataclass
+class ParityReport:
+    rows: int = 0  # rows checked per format
+    batches: int = 0
+    shapes: list[list[int]] = field(default_factory=list)  # (B, T) of each batch
+    max_abs_diff: dict[str, float] = field(default_factory=dict)  # per exported format
+    atol: float = DEFAULT_ATOL
+
+    def to_json(self) -> dict:
+        return {"rows": self.rows, "batches": self.batches, "shapes": self.shapes, "atol": self.atol,
+                "max_abs_diff": self.max_abs_diff, "passed": True}
+
+    def summary(self) -> str:
+        diffs = ", ".join(f"{name} {diff:.1e}" for name, diff in self.max_abs_diff.items())
+        return f"parity OK on {self.rows} rows in {self.batches} batches (max |diff|: {diffs}; atol {self.atol:g})"
+
+
+def parity_batches(vocab: Vocabulary, questions: Sequence[str], max_len: int, seed: int = 0) -> list[Batch]:
+    """Padded batches of the training questions (sizes 1, 3, 7, rest) and of random ids."""
+    rows = [vocab.encode(q, max_len) for q in questions]
+    rows = [r for r in rows if r]
+    rng = np.random.default_rng(seed)
+    batches, start = [], 0
+    for size in (1, 3, 7, len(rows)):
+        if start < len(rows):
+            batches.append(_pad(rows[start : start + size]))
+            start += size
+    for size in (1, 5, 11):
+        lengths = rng.integers(1, max_len + 1, size=size)
+        lengths[0] = max_len  # one row as long as allowed, the rest shorter: mixed in one batch
+        batches.append(_pad([list(rng.integers(0, len(vocab), size=n)) for n in lengths]))
+    batches.append(_pad([[int(rng.integers(2, len(vocab)))]]))  # a single token, batch 1
+    return batches
+
+
+def _pad(rows: Sequence[Sequence[int]]) -> Batch:
+    lengths = np.array([len(r) for r in rows], dtype=np.int64)
+    ids = np.full((len(rows), int(lengths.max())), PAD_ID, dtype=np.int64)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = row
+    return ids, lengths
+
+
+def eager_runner(model: QAClassifier) -> Runner:
+    def run(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return model.eval()(torch.from_numpy(ids), torch.from_numpy(lengths)).numpy()
+
+    return run
+
+
+def torchscript_runner(path: Path) -> Runner:
+    scripted = torch.jit.load(str(path), map_location="cpu")
+
+    def run(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return scripted(torch.from_numpy(ids), torch.from_numpy(lengths)).numpy()
+
+    return run
+
+
+def validate_parity(
+    model: QAClassifier,
+    batches: Sequence[Batch],
+    torchscript_path: Path,
+    onnx_path: Path,
+    atol: float = DEFAULT_ATOL,
+) -> ParityReport:
+    """Compare eager, TorchScript and onnxruntime on every batch.
+
+    Returns:
+        The report (rows, batch shapes, max abs diff per format) when every check passes.
+
+    Raises:
+        ParityError: listing every failed check (names, shapes, values, argmax) of every batch.
+    """
+    failures: list[str] = []
+    session = make_session(onnx_path)
+    input_names = [i.name for i in session.get_inputs()]
+    output_names = [o.name for o in session.get_outputs()]
+    if input_names != list(INPUT_NAMES):
+        failures.append(f"onnx: inputs are {input_names}, expected {list(INPUT_NAMES)}")
+    if output_names != [OUTPUT_NAME]:
+        failures.append(f"onnx: outputs are {output_names}, expected {[OUTPUT_NAME]}")
+
+    def onnx_run(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        return session.run(None, dict(zip(input_names, (ids, lengths))))[0]
+
+    runners = {"torchscript": torchscript_runner(torchscript_path), "onnx": onnx_run}
+    eager = eager_runner(model)
+    report = ParityReport(atol=atol, max_abs_diff={name: 0.0 for name in runners})
+    for ids, lengths in batches:
+        expected = eager(ids, lengths)
+        report.batches += 1
+        report.rows += len(lengths)
+        report.shapes.append(list(ids.shape))
+        for name, run in runners.items():
+            failures.extend(_compare(name, run, ids, lengths, expected, atol, report))
+    if failures:
+        raise ParityError(failures)
+    return report
+
+
+def _compare(name, run, ids, lengths, expected, atol, report) -> list[str]:
+    where = f"{name} at batch {ids.shape[0]}×{ids.shape[1]}"
+    try:
+        got = np.asarray(run(ids, lengths))
+    except ORT_ERRORS as exc:
+        return [f"{where}: failed to run: {str(exc).splitlines()[0]}"]
+    if got.shape != expected.shape:
+        return [f"{where}: output shape {got.shape}, eager {expected.shape}"]
+    if got.dtype != np.float32:
+        return [f"{where}: output dtype {got.dtype}, expected float32"]
+    diff = float(np.max(np.abs(got - expected))) if got.size else 0.0
+    report.max_abs_diff[name] = max(report.max_abs_diff[name], diff)
+    problems = []
+    if not np.allclose(got, expected, rtol=0, atol=atol):
+        problems.append(f"{where}: max |diff| {diff:.2e} exceeds atol {atol:g}")
+    mismatched = int(np.sum(got.argmax(1) != expected.argmax(1)))
+    if mismatched:
+        problems.append(f"{where}: argmax differs on {mismatched} of {len(lengths)} row(s)")
+    return problems

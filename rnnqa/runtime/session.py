@@ -1,0 +1,63 @@
+"""The one place an onnxruntime session is built."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import onnxruntime as ort
+from onnxruntime.capi import onnxruntime_pybind11_state as _ort_state
+
+from rnnqa.errors import BundleError
+
+# A tiny model answers fastest on one intra-op thread: more threads only add hand-off cost
+# (measured in BENCHMARKS.md). Callers may override.
+DEFAULT_INTRA_OP_THREADS = 1
+
+# What onnxruntime raises for a file it cannot load or run (its classes derive from Exception only).
+ORT_ERRORS = tuple(
+    getattr(_ort_state, name)
+    for name in ("Fail", "InvalidArgument", "InvalidGraph", "InvalidProtobuf", "NoSuchFile", "NotImplemented",
+                 "RuntimeException")
+    if hasattr(_ort_state, name)
+) + (RuntimeError,)
+
+
+def make_session(
+    model_path: str | Path,
+    *,
+    providers: Sequence[str] | None = None,
+    threads: int | None = None,
+) -> ort.InferenceSession:
+    """Build an :class:`onnxruntime.InferenceSession` for ``model_path``.
+
+    Args:
+        model_path: the ONNX file.
+        providers: execution providers in priority order; default ``["CPUExecutionProvider"]``.
+        threads: intra-op threads; default :data:`DEFAULT_INTRA_OP_THREADS`.
+
+    Raises:
+        BundleError: a requested provider is not available, ``threads`` is invalid, or
+            onnxruntime cannot load the file.
+    """
+    providers = list(providers or ["CPUExecutionProvider"])
+    available = ort.get_available_providers()
+    missing = [p for p in providers if p not in available]
+    if missing:
+        raise BundleError(
+            Path(model_path).name,
+            f"execution provider(s) {', '.join(missing)} not available (have: {', '.join(available)})",
+        )
+    threads = DEFAULT_INTRA_OP_THREADS if threads is None else threads
+    if not isinstance(threads, int) or threads < 1:
+        raise BundleError(Path(model_path).name, f"threads must be a positive integer, got {threads!r}")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3  # errors only: warnings would go to the app's stderr
+    try:
+        return ort.InferenceSession(str(model_path), sess_options=options, providers=providers)
+    except ORT_ERRORS as exc:
+        raise BundleError(Path(model_path).name, f"onnxruntime cannot load it: {exc}") from exc

@@ -1,0 +1,153 @@
+import hashlib
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from rnnqa.bundle_format import BUNDLE_FILES, ONNX_METADATA_KEY
+from rnnqa.data.table import default_dataset_path, load_qa_csv
+from rnnqa.errors import ExportError, ParityError
+from rnnqa.export import bundle as bundle_module
+from rnnqa.export.bundle import export_bundle, read_manifest
+from rnnqa.export.graphs import IR_VERSION, export_onnx, export_torchscript
+from rnnqa.export.validate import parity_batches, validate_parity
+from rnnqa.train.model import CELLS
+from rnnqa.train.run import load_run
+
+
+NUM_ANSWERS = len(set(load_qa_csv(default_dataset_path()).answers))
+
+
+@pytest.fixture(scope="module")
+def bundles(make_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bundles")
+    return {cell: export_bundle(make_run(cell, layers=2 if cell == "lstm" else 1), out / cell) for cell in CELLS}
+
+
+def mixed_batch(rng, vocab_size, batch, max_len):
+    lengths = rng.integers(1, max_len + 1, size=batch)
+    ids = np.zeros((batch, int(lengths.max()) + 2), dtype=np.int64)  # extra trailing padding too
+    for i, n in enumerate(lengths):
+        ids[i, :n] = rng.integers(2, vocab_size, size=n)
+    return ids, lengths.astype(np.int64)
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_independent_check_torchscript_and_onnx_agree_at_other_shapes(bundles, make_run, cell):
+    """Not using validate_parity: load both files as a user would and compare to the eager model."""
+    result = bundles[cell]
+    eager = load_run(make_run(cell, layers=2 if cell == "lstm" else 1)).model
+    scripted = torch.jit.load(str(result.bundle_dir / "model.torchscript.pt"))
+    session = ort.InferenceSession(str(result.bundle_dir / "model.onnx"), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(7)
+    vocab_size = result.manifest["model"]["vocab_size"]
+    for batch, max_len in [(1, 1), (1, 32), (3, 5), (9, 17), (64, 32)]:
+        ids, lengths = mixed_batch(rng, vocab_size, batch, max_len)
+        with torch.no_grad():
+            expected = eager(torch.from_numpy(ids), torch.from_numpy(lengths)).numpy()
+            ts = scripted(torch.from_numpy(ids), torch.from_numpy(lengths)).numpy()
+        ox = session.run(["logits"], {"input_ids": ids, "lengths": lengths})[0]
+        for got in (ts, ox):
+            assert got.shape == (batch, result.manifest["model"]["num_answers"]) and got.dtype == np.float32
+            np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)
+            assert np.array_equal(got.argmax(1), expected.argmax(1))
+
+
+def test_bundle_holds_the_four_files_and_true_hashes(bundles):
+    result = bundles["gru"]
+    assert sorted(p.name for p in result.bundle_dir.iterdir()) == sorted(BUNDLE_FILES)
+    manifest = read_manifest(result.bundle_dir)
+    assert manifest == json.loads(json.dumps(result.manifest))
+    for name, digest in manifest["files"].items():
+        assert hashlib.sha256((result.bundle_dir / name).read_bytes()).hexdigest() == digest
+    assert set(manifest["files"]) == set(BUNDLE_FILES) - {"manifest.json"}
+    assert manifest["format_version"] == 1 and manifest["threshold"] == 0.5
+    assert [i["name"] for i in manifest["inputs"]] == ["input_ids", "lengths"]
+    assert manifest["outputs"] == [{"name": "logits", "dtype": "float32", "shape": ["batch", NUM_ANSWERS]}]
+    assert manifest["max_len"] == manifest["model"]["max_len"] == 32
+    assert manifest["parity"]["passed"] and manifest["parity"]["rows"] > 200
+    assert set(manifest["parity"]["max_abs_diff"]) == {"torchscript", "onnx"}
+    assert manifest["versions"]["torch"] == torch.__version__ and manifest["versions"]["onnxruntime"] == ort.__version__
+
+
+def test_vocab_json_lets_another_language_reproduce_ids(bundles):
+    vocab = json.loads((bundles["rnn"].bundle_dir / "vocab.json").read_text())
+    assert vocab["tokens"][:2] == ["<PAD>", "<UNK>"] and (vocab["pad_id"], vocab["unk_id"]) == (0, 1)
+    assert vocab["tokenizer"] == {"kind": "notebook"} and len(vocab["answers"]) == NUM_ANSWERS
+    assert "Gabriel García Márquez" in vocab["answers"]
+
+
+def test_onnx_is_single_file_pinned_and_self_describing(bundles):
+    path = bundles["lstm"].bundle_dir / "model.onnx"
+    proto = onnx.load(str(path))
+    onnx.checker.check_model(proto, full_check=True)
+    assert proto.ir_version <= IR_VERSION
+    assert [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")] == [17]
+    assert all(t.data_location == onnx.TensorProto.DEFAULT for t in proto.graph.initializer)
+    meta = json.loads({p.key: p.value for p in proto.metadata_props}[ONNX_METADATA_KEY])
+    assert meta["onnx"] == {"opset": 17, "ir_version": proto.ir_version}
+    assert meta["model"]["cell"] == "lstm" and meta["threshold"] == 0.5
+    dims = [[d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in proto.graph.input]
+    assert dims == [["batch", "seq"], ["batch"]]
+
+
+@pytest.mark.parametrize("opset", [14, 17, 20])
+def test_installed_onnxruntime_loads_the_opsets_we_allow(make_run, tmp_path, opset):
+    model = load_run(make_run("gru")).model
+    written = export_onnx(model, tmp_path / "m.onnx", opset)
+    assert written["opset"] == opset and written["ir_version"] <= IR_VERSION
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    ids, lengths = np.array([[2, 3, 4]]), np.array([3])
+    out = session.run(None, {"input_ids": ids, "lengths": lengths})[0]
+    np.testing.assert_allclose(out, model(torch.from_numpy(ids), torch.from_numpy(lengths)).detach().numpy(), atol=1e-5)
+
+
+def test_unsupported_opset_is_refused(make_run, tmp_path):
+    with pytest.raises(ExportError, match="--opset must be between"):
+        export_onnx(load_run(make_run("gru")).model, tmp_path / "m.onnx", 9)
+
+
+def test_perturbed_weight_after_export_fails_validation_listing_every_problem(make_run, tmp_path):
+    run = load_run(make_run("rnn"))
+    export_torchscript(run.model, tmp_path / "m.pt")
+    export_onnx(run.model, tmp_path / "m.onnx")
+    batches = parity_batches(run.vocab, ["what is the capital of peru"], run.model.config.max_len)
+    validate_parity(run.model, batches, tmp_path / "m.pt", tmp_path / "m.onnx")  # passes first
+    with torch.no_grad():
+        run.model.head.bias[0] += 0.01
+    with pytest.raises(ParityError) as info:
+        validate_parity(run.model, batches, tmp_path / "m.pt", tmp_path / "m.onnx")
+    failures = info.value.failures
+    assert len(failures) == 2 * len(batches)  # every batch, both formats: collected, not first-only
+    assert any(f.startswith("torchscript at batch 1×") and "exceeds atol 1e-05" in f for f in failures)
+    assert any(f.startswith("onnx at batch") for f in failures)
+
+
+def test_failed_validation_writes_no_bundle_and_keeps_the_previous_one(make_run, tmp_path, monkeypatch):
+    run_dir, out = make_run("gru"), tmp_path / "bundle"
+    export_bundle(run_dir, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    real = bundle_module.export_onnx
+
+    def export_then_drift(model, path, opset, metadata=None):
+        written = real(model, path, opset, metadata)
+        with torch.no_grad():
+            model.head.weight.mul_(1.5)  # the graph on disk no longer matches the eager model
+        return written
+
+    monkeypatch.setattr(bundle_module, "export_onnx", export_then_drift)
+    with pytest.raises(ParityError, match="parity validation failed"):
+        export_bundle(run_dir, out, force=True)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["bundle"]  # no staging directory left behind
+
+
+def test_existing_bundle_needs_force(make_run, tmp_path):
+    out = tmp_path / "bundle"
+    export_bundle(make_run("gru"), out)
+    with pytest.raises(ExportError, match="already exists.*--force"):
+        export_bundle(make_run("gru"), out)
+    export_bundle(make_run("gru"), out, force=True)
