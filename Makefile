@@ -26,6 +26,8 @@ install: $(STAMP)
 demo: install
 	$(BIN)/qa-train --out $(RUN_DIR)
 	$(BIN)/qa-export $(RUN_DIR) --out $(BUNDLE_DIR) --force
+	$(BIN)/qa-ask --bundle $(BUNDLE_DIR) "What is the capital of Peru?" "Who painted Guernica?" \
+		"How many keys does a piano have?" "What is the airspeed velocity of an unladen swallow?"
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

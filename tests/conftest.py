@@ -52,3 +52,35 @@ def make_run(tmp_path_factory):
         return _RUNS[key]
 
     return make
+
+
+_BUNDLES: dict = {}
+
+
+@pytest.fixture(scope="session")
+def make_bundle(make_run, tmp_path_factory):
+    """Export (once per setting) a run from ``make_run`` as a bundle directory."""
+
+    def make(cell: str = "gru", epochs: int = 3, **model) -> Path:
+        from rnnqa.export.bundle import export_bundle
+
+        key = (cell, epochs, tuple(sorted(model.items())))
+        if key not in _BUNDLES:
+            out = tmp_path_factory.mktemp("bundle") / "bundle"
+            _BUNDLES[key] = export_bundle(make_run(cell, epochs, **model), out).bundle_dir
+        return _BUNDLES[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def seed_bundle(seed_csv, tmp_path_factory) -> Path:
+    """A bundle trained with qa-train's defaults on the public seed CSV."""
+    from rnnqa.export.bundle import export_bundle
+    from rnnqa.train.run import save_run
+    from rnnqa.train.trainer import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("seed")
+    result = train(load_qa_csv(seed_csv), None, TrainConfig(device="cpu"))
+    save_run(result, root / "run", data=str(seed_csv))
+    return export_bundle(root / "run", root / "bundle").bundle_dir

@@ -24,15 +24,15 @@ ORT_ERRORS = tuple(
 
 
 def make_session(
-    model_path: str | Path,
+    model: str | Path | bytes,
     *,
     providers: Sequence[str] | None = None,
     threads: int | None = None,
 ) -> ort.InferenceSession:
-    """Build an :class:`onnxruntime.InferenceSession` for ``model_path``.
+    """Build an :class:`onnxruntime.InferenceSession` for ``model``.
 
     Args:
-        model_path: the ONNX file.
+        model: the ONNX file, or its bytes (already verified by the caller).
         providers: execution providers in priority order; default ``["CPUExecutionProvider"]``.
         threads: intra-op threads; default :data:`DEFAULT_INTRA_OP_THREADS`.
 
@@ -40,17 +40,18 @@ def make_session(
         BundleError: a requested provider is not available, ``threads`` is invalid, or
             onnxruntime cannot load the file.
     """
+    name = "model.onnx" if isinstance(model, bytes) else Path(model).name
     providers = list(providers or ["CPUExecutionProvider"])
     available = ort.get_available_providers()
     missing = [p for p in providers if p not in available]
     if missing:
         raise BundleError(
-            Path(model_path).name,
+            name,
             f"execution provider(s) {', '.join(missing)} not available (have: {', '.join(available)})",
         )
     threads = DEFAULT_INTRA_OP_THREADS if threads is None else threads
     if not isinstance(threads, int) or threads < 1:
-        raise BundleError(Path(model_path).name, f"threads must be a positive integer, got {threads!r}")
+        raise BundleError(name, f"threads must be a positive integer, got {threads!r}")
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads
@@ -58,6 +59,7 @@ def make_session(
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3  # errors only: warnings would go to the app's stderr
     try:
-        return ort.InferenceSession(str(model_path), sess_options=options, providers=providers)
+        source = model if isinstance(model, bytes) else str(model)
+        return ort.InferenceSession(source, sess_options=options, providers=providers)
     except ORT_ERRORS as exc:
-        raise BundleError(Path(model_path).name, f"onnxruntime cannot load it: {exc}") from exc
+        raise BundleError(name, f"onnxruntime cannot load it: {exc}") from exc

@@ -1,0 +1,132 @@
+"""Load and check a bundle before any onnxruntime session exists. JSON and ONNX only, nothing else."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from rnnqa.bundle_format import (
+    BUNDLE_FILES,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    INPUT_NAMES,
+    MANIFEST_FILE,
+    ONNX_FILE,
+    OUTPUT_NAME,
+    VOCAB_FILE,
+)
+from rnnqa.data.text import Vocabulary
+from rnnqa.errors import BundleError, ConfigError
+from rnnqa.runtime.onnx_inspect import ProtobufError, inspect_onnx
+
+_INT64, _FLOAT = 7, 1  # ONNX TensorProto element types
+MAX_FILE_BYTES = 512 * 1024 * 1024  # refuse absurd files before reading them
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A bundle whose every check passed: its directory, manifest, vocabulary and ONNX bytes."""
+
+    path: Path
+    manifest: dict
+    vocab: Vocabulary
+    onnx_bytes: bytes
+
+    @property
+    def max_len(self) -> int:
+        return self.manifest["max_len"]
+
+    @property
+    def threshold(self) -> float:
+        return self.manifest["threshold"]
+
+
+def load_bundle(bundle_dir: str | Path) -> Bundle:
+    """Read ``bundle_dir`` and check it: layout, format version, sha256 of every file, vocabulary
+    against manifest and graph, graph contract, no external data.
+
+    Raises:
+        BundleError: naming the file at fault and why.
+    """
+    root = Path(bundle_dir)
+    if root.is_symlink() or not root.is_dir():
+        raise BundleError(str(root), "not a bundle directory (export one with qa-export)")
+    _check_layout(root)
+    manifest = _read_manifest(root)
+    contents = {name: _read_checked(root, name, manifest["files"]) for name in manifest["files"]}
+    try:
+        vocab = Vocabulary.from_json(json.loads(contents[VOCAB_FILE].decode("utf-8")))
+    except (ValueError, ConfigError) as exc:
+        raise BundleError(VOCAB_FILE, f"not a valid vocabulary: {exc}") from exc
+    _check_agreement(manifest, vocab, contents[ONNX_FILE])
+    return Bundle(root, manifest, vocab, contents[ONNX_FILE])
+
+
+def _check_layout(root: Path) -> None:
+    present = {p.name: p for p in root.iterdir()}
+    for name, path in sorted(present.items()):
+        if path.is_symlink():
+            raise BundleError(name, "is a symbolic link; a bundle holds regular files only")
+        if name not in BUNDLE_FILES:
+            raise BundleError(name, "unexpected file in the bundle (a bundle holds exactly "
+                                    f"{', '.join(BUNDLE_FILES)})")
+        if not path.is_file():
+            raise BundleError(name, "is not a regular file")
+    missing = [name for name in BUNDLE_FILES if name not in present]
+    if missing:
+        raise BundleError(missing[0], "missing — the bundle is incomplete")
+
+
+def _read_manifest(root: Path) -> dict:
+    try:
+        manifest = json.loads((root / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(MANIFEST_FILE, f"not valid JSON: {exc}") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise BundleError(MANIFEST_FILE, f"not an {FORMAT_NAME} manifest")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise BundleError(MANIFEST_FILE, f"unsupported format version {version!r} (this rnnqa reads {FORMAT_VERSION})")
+    expected = sorted(set(BUNDLE_FILES) - {MANIFEST_FILE})
+    files = manifest.get("files")
+    if not isinstance(files, dict) or sorted(files) != expected:
+        raise BundleError(MANIFEST_FILE, f"'files' must list the sha256 of exactly {', '.join(expected)}")
+    for key, kind in (("max_len", int), ("threshold", (int, float)), ("model", dict)):
+        if not isinstance(manifest.get(key), kind) or isinstance(manifest.get(key), bool):
+            raise BundleError(MANIFEST_FILE, f"missing or invalid {key!r}")
+    if manifest["max_len"] < 1 or not 0.0 <= manifest["threshold"] <= 1.0:
+        raise BundleError(MANIFEST_FILE, "'max_len' must be ≥ 1 and 'threshold' in [0, 1]")
+    return manifest
+
+
+def _read_checked(root: Path, name: str, hashes: dict) -> bytes:
+    path = root / name
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise BundleError(name, f"larger than {MAX_FILE_BYTES >> 20} MiB")
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != hashes[name]:
+        raise BundleError(name, "sha256 mismatch — the bundle was modified or is incomplete")
+    return data
+
+
+def _check_agreement(manifest: dict, vocab: Vocabulary, onnx_bytes: bytes) -> None:
+    model = manifest["model"]
+    if model.get("vocab_size") != len(vocab) or model.get("num_answers") != len(vocab.answers):
+        raise BundleError(VOCAB_FILE, f"{len(vocab)} tokens / {len(vocab.answers)} answers, but the manifest's "
+                                      f"model has {model.get('vocab_size')} / {model.get('num_answers')}")
+    try:
+        graph = inspect_onnx(onnx_bytes)
+    except ProtobufError as exc:
+        raise BundleError(ONNX_FILE, f"not an ONNX model: {exc}") from exc
+    if graph.external_tensors:
+        raise BundleError(ONNX_FILE, f"{graph.external_tensors} tensor(s) reference external data; "
+                                     "a bundle's graph must be self-contained")
+    inputs = [(name, elem) for name, elem, _ in graph.inputs]
+    if inputs != [(INPUT_NAMES[0], _INT64), (INPUT_NAMES[1], _INT64)]:
+        raise BundleError(ONNX_FILE, f"graph inputs are {inputs}, expected int64 {', '.join(INPUT_NAMES)}")
+    outputs = [(name, elem, dims[-1] if dims else None) for name, elem, dims in graph.outputs]
+    if outputs != [(OUTPUT_NAME, _FLOAT, len(vocab.answers))]:
+        raise BundleError(ONNX_FILE, f"graph output is {outputs}, expected float32 {OUTPUT_NAME} "
+                                     f"[batch, {len(vocab.answers)}] to match {VOCAB_FILE}")

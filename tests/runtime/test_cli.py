@@ -1,0 +1,66 @@
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from rnnqa.runtime.cli import main
+
+
+@pytest.fixture(scope="module")
+def bundle(make_bundle):
+    return str(make_bundle("gru", epochs=30))
+
+
+def ask(args, stdin=None):
+    return CliRunner().invoke(main, args, input=stdin)
+
+
+def test_answers_arguments_one_line_each(bundle):
+    result = ask(["--bundle", bundle, "What is the capital of Peru?", "Who wrote 'Hamlet'?"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == ["Lima", "William Shakespeare"]
+
+
+def test_low_confidence_prints_i_dont_know(bundle):
+    result = ask(["--bundle", bundle, "--threshold", "1.0", "What is the capital of Peru?"])
+    assert result.exit_code == 0 and result.output == "I don't know\n"
+
+
+def test_json_output(bundle):
+    result = ask(["--bundle", bundle, "--json", "What is the capital of Peru?"])
+    record = json.loads(result.output)
+    assert set(record) == {"question", "answer", "confidence", "known"}
+    assert record["answer"] == "Lima" and record["known"] is True and 0.5 <= record["confidence"] <= 1
+
+
+def test_top_k_plain_and_json(bundle):
+    plain = ask(["--bundle", bundle, "--top-k", "3", "What is the capital of Peru?"])
+    assert plain.exit_code == 0 and plain.output.startswith("Lima (") and plain.output.count(" | ") == 2
+    record = json.loads(ask(["--bundle", bundle, "--top-k", "3", "--json", "What is the capital of Peru?"]).output)
+    assert [t["answer"] for t in record["top_k"]][0] == "Lima" and len(record["top_k"]) == 3
+
+
+def test_stdin_gives_exactly_one_line_per_input_line_and_keeps_going(bundle):
+    stdin = "What is the capital of Peru?\n\n???\nWho wrote 'Hamlet'?\r\n"
+    result = ask(["--bundle", bundle], stdin)
+    assert result.exit_code == 1
+    assert result.output.splitlines() == ["Lima", "error: question is empty", "error: question has no words",
+                                          "William Shakespeare"]
+    records = [json.loads(line) for line in ask(["--bundle", bundle, "--json"], stdin).output.splitlines()]
+    assert [r.get("answer") for r in records] == ["Lima", None, None, "William Shakespeare"]
+    assert records[1] == {"question": "", "error": "question is empty"}
+
+
+def test_bad_bundle_is_one_line_on_stderr(bundle, tmp_path):
+    broken = tmp_path / "b"
+    shutil.copytree(bundle, broken)
+    (broken / "model.onnx").write_bytes(b"x")
+    result = ask(["--bundle", str(broken), "hello"])
+    assert result.exit_code == 1
+    assert result.output == "error: model.onnx: sha256 mismatch — the bundle was modified or is incomplete\n"
+
+
+def test_usage_errors_exit_2(bundle):
+    assert ask(["--bundle", bundle, "--top-k", "0", "q"]).exit_code == 2
+    assert ask(["--bundle", bundle, "--threshold", "2", "q"]).exit_code == 2

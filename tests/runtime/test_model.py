@@ -1,0 +1,153 @@
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from rnnqa.data.table import default_dataset_path, load_qa_csv
+from rnnqa.errors import BundleError
+from rnnqa.runtime import UNKNOWN_TEXT, Answer, QAModel
+from rnnqa.train.run import load_run
+
+QUESTIONS = load_qa_csv(default_dataset_path()).questions
+
+
+@pytest.fixture(scope="module")
+def model(make_bundle):
+    return QAModel.load(make_bundle("gru", epochs=30))
+
+
+def eager_probabilities(run_dir, questions):
+    run = load_run(run_dir)
+    rows = [run.vocab.encode(q, run.model.config.max_len) for q in questions]
+    out = []
+    with torch.no_grad():
+        for row in rows:  # one at a time, the notebook's way: no padding involved at all
+            logits = run.model(torch.tensor([row]), torch.tensor([len(row)]))
+            out.append(torch.softmax(logits.double(), dim=1)[0].numpy())
+    return np.stack(out), run.vocab.answers
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_answers_and_confidences_match_the_eager_model(make_run, make_bundle, cell):
+    model = QAModel.load(make_bundle(cell, epochs=30))
+    probs, answers = eager_probabilities(make_run(cell, epochs=30), QUESTIONS)
+    got = model.answer_batch(QUESTIONS)
+    assert [a.text for a in got] == [answers[i] for i in probs.argmax(1)]
+    np.testing.assert_allclose([a.confidence for a in got], probs.max(1), rtol=0, atol=1e-5)
+    single = [model.answer(q) for q in QUESTIONS[:20]]
+    assert [a.text for a in single] == [a.text for a in got[:20]]
+    np.testing.assert_allclose([a.confidence for a in single], [a.confidence for a in got[:20]], atol=1e-6)
+
+
+def test_answer_fields_threshold_and_str(model):
+    answer = model.answer(QUESTIONS[0])
+    assert isinstance(answer, Answer) and 0.0 <= answer.confidence <= 1.0
+    assert answer.known == (answer.confidence >= model.threshold) and model.threshold == 0.5
+    assert str(Answer("Paris", 0.4, False)) == UNKNOWN_TEXT and str(Answer("Paris", 0.9, True)) == "Paris"
+    with pytest.raises(AttributeError):
+        answer.text = "x"  # frozen
+
+
+def test_threshold_override(make_bundle):
+    strict = QAModel.load(make_bundle("gru", epochs=30), threshold=1.0)
+    assert strict.threshold == 1.0 and not strict.answer(QUESTIONS[0]).known
+    with pytest.raises(ValueError, match="threshold"):
+        QAModel.load(make_bundle("gru", epochs=30), threshold=1.5)
+
+
+def test_top_k_is_sorted_and_starts_with_the_answer(model):
+    top = model.top_k(QUESTIONS[3], 5)
+    assert len(top) == 5 and top[0] == model.answer(QUESTIONS[3])
+    assert [a.confidence for a in top] == sorted((a.confidence for a in top), reverse=True)
+    assert len({a.text for a in top}) == 5
+    assert len(model.top_k(QUESTIONS[3], 10_000)) == len(model.vocab.answers)
+    for bad in (0, -1, 1.5):
+        with pytest.raises(ValueError):
+            model.top_k(QUESTIONS[3], bad)
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\t\n", "???", "'?'"])
+def test_empty_or_tokenless_questions_are_value_errors(model, question):
+    with pytest.raises(ValueError):
+        model.answer(question)
+    with pytest.raises(ValueError):
+        model.answer_batch(["what is the capital of peru", question])
+
+
+@pytest.mark.parametrize("question", [None, 42, b"bytes", ["list"]])
+def test_non_strings_are_type_errors(model, question):
+    with pytest.raises(TypeError):
+        model.answer(question)
+    with pytest.raises(TypeError):
+        model.answer_batch([question])
+
+
+def test_answer_batch_wants_a_sequence_not_a_string(model):
+    with pytest.raises(TypeError):
+        model.answer_batch("what is the capital of peru")
+    assert model.answer_batch([]) == []
+
+
+def test_unknown_words_become_unk_and_long_questions_are_truncated(model):
+    assert model.encode("zzyzx qwerty") == [1, 1]
+    long = QUESTIONS[0] + " " + "filler " * 200
+    assert len(model.encode(long)) == model.max_len
+    ids = model.encode(long)
+    words = long.split()[: model.max_len]
+    assert model.answer(long) == model.answer(" ".join(words))
+    assert ids == model.encode(" ".join(words))
+
+
+class RecordingSession:
+    def __init__(self, session):
+        self.session, self.shapes = session, []
+
+    def run(self, names, feeds):
+        self.shapes.append((feeds["input_ids"].shape, feeds["lengths"].tolist()))
+        return self.session.run(names, feeds)
+
+
+def test_one_padded_call_per_batch_and_no_zero_length_rows(model):
+    recorder = RecordingSession(model._session)
+    model._session = recorder
+    try:
+        model.answer_batch(QUESTIONS[:7])
+        with pytest.raises(ValueError):
+            model.answer_batch(["ok question", ""])
+    finally:
+        model._session = recorder.session
+    assert len(recorder.shapes) == 1
+    (shape, lengths), = recorder.shapes
+    assert shape[0] == 7 and min(lengths) >= 1 and shape[1] == max(lengths)
+
+
+def test_threads_give_the_same_answers_as_serial_calls(model):
+    questions = QUESTIONS * 2
+    serial = [model.answer(q) for q in questions]
+    results: dict[int, list] = {}
+
+    def work(t):
+        results[t] = [model.answer(q) for q in questions[t::8]]
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for t in range(8):
+        assert results[t] == serial[t::8]
+
+
+def test_missing_provider_is_a_clear_error(make_bundle):
+    with pytest.raises(BundleError, match="CUDAExecutionProvider not available"):
+        QAModel.load(make_bundle("gru", epochs=30), providers=["CUDAExecutionProvider"])
+    with pytest.raises(BundleError, match="threads"):
+        QAModel.load(make_bundle("gru", epochs=30), threads=0)
+
+
+def test_seed_bundle_answers_every_seed_question(seed_bundle, seed_csv):
+    pairs = load_qa_csv(seed_csv)
+    answers = QAModel.load(seed_bundle).answer_batch(pairs.questions)
+    assert [a.text for a in answers] == pairs.answers
+    assert all(a.known for a in answers)
