@@ -32,5 +32,8 @@ demo: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+bench: install
+	$(BIN)/python benchmarks/run.py
+
 clean:
 	rm -rf $(VENV) artifacts/run artifacts/bundle .pytest_cache

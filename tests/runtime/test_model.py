@@ -151,3 +151,26 @@ def test_seed_bundle_answers_every_seed_question(seed_bundle, seed_csv):
     answers = QAModel.load(seed_bundle).answer_batch(pairs.questions)
     assert [a.text for a in answers] == pairs.answers
     assert all(a.known for a in answers)
+
+
+def test_huge_logits_do_not_overflow_the_softmax(model):
+    from rnnqa.runtime.model import _softmax
+
+    logits = np.array([[1000.0, 999.0, -5.0], [0.5, 0.25, 0.0]], dtype=np.float32)
+    probs = _softmax(logits)
+    assert np.isfinite(probs).all()
+    np.testing.assert_allclose(probs[0, :2], [1 / (1 + np.exp(-1)), np.exp(-1) / (1 + np.exp(-1))], rtol=1e-12)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_answer_survives_huge_logits(model):
+    class Huge:
+        def run(self, names, feeds):
+            return [np.array([[800.0, 799.0, 0.0]], dtype=np.float32)]
+
+    real, model._session = model._session, Huge()
+    try:
+        answer = model.answer("what is the capital of peru")
+    finally:
+        model._session = real
+    assert answer.text == model.vocab.answers[0] and answer.confidence == pytest.approx(1 / (1 + np.exp(-1)))
