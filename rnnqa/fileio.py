@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import json
 import os
@@ -14,15 +16,19 @@ from pathlib import Path
 from rnnqa.errors import RnnqaError
 
 STAGING_PREFIX = ".rnnqa-staging-"
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
 
 
 @contextmanager
 def atomic_directory(target: str | Path, *, overwrite: bool, error: type[RnnqaError]) -> Iterator[Path]:
     """Yield an empty staging directory beside ``target``; on success it replaces ``target``.
 
-    On any exception (or a kill) the staging directory is what is left behind, never a half-written
-    ``target``: loaders only look at ``target``. An existing ``target`` is swapped out by two renames
-    and then deleted, so it stays whole until the new one is complete.
+    On an exception the staging directory is removed; after a kill it stays behind under a
+    ``.rnnqa-staging-`` name that no loader looks at, and the next write to ``target`` removes it.
+    An existing ``target`` is swapped with the staging directory in one atomic ``renameat2``
+    (``RENAME_EXCHANGE``, Linux) — at no instant is ``target`` missing or partial — and only then
+    deleted. Where that call is unavailable, two renames are used instead.
 
     Raises:
         error: ``target`` exists and ``overwrite`` is False, or is not a directory.
@@ -33,21 +39,54 @@ def atomic_directory(target: str | Path, *, overwrite: bool, error: type[RnnqaEr
     if target.exists() and not target.is_dir():
         raise error(f"{target} exists and is not a directory")
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX + target.name + "-", dir=target.parent))
+    _remove_stale_staging(target)
+    prefix = f"{STAGING_PREFIX}{target.name}-{os.getpid()}-"
+    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
     staging.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; a run or bundle gets the usual mode
     try:
         yield staging
         _fsync_tree(staging)
-        old = None
+        if target.exists() and _exchange(staging, target):
+            return  # staging now holds the old contents; `finally` deletes them
         if target.exists():
-            old = target.with_name(f"{STAGING_PREFIX}{target.name}-old-{os.getpid()}")
+            old = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
             os.replace(target, old)
-        os.replace(staging, target)
-        if old is not None:
+            os.replace(staging, target)
             shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, target)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths with renameat2(RENAME_EXCHANGE); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
+
+
+def _remove_stale_staging(target: Path) -> None:
+    """Delete staging directories of ``target`` left by processes that no longer run."""
+    for path in target.parent.glob(f"{STAGING_PREFIX}{target.name}-*-*"):
+        pid = path.name[len(STAGING_PREFIX) + len(target.name) + 1 :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _umask() -> int:

@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 
-from rnnqa.bundle_format import INPUT_NAMES, OUTPUT_NAME
+from rnnqa.bundle_format import INPUT_NAMES, ONNX_FILE, OUTPUT_NAME
 from rnnqa.data.text import PAD_ID
 from rnnqa.errors import BundleError
 from rnnqa.runtime.bundle import Bundle, load_bundle
-from rnnqa.runtime.session import make_session
+from rnnqa.runtime.session import ORT_ERRORS, make_session
 
 UNKNOWN_TEXT = "I don't know"
+_OUTPUTS = [OUTPUT_NAME]
 
 
 @dataclass(frozen=True)
@@ -31,21 +33,24 @@ class Answer:
         return self.text if self.known else UNKNOWN_TEXT
 
 
+@dataclass(frozen=True)
+class _Serving:
+    """Everything one answer needs, swapped as a whole by :meth:`QAModel.reload`."""
+
+    bundle: Bundle
+    session: ort.InferenceSession
+    threshold: float
+
+
 class QAModel:
-    """Answers questions from a bundle written by ``qa-export``. Safe to share between threads."""
+    """Answers questions from a bundle written by ``qa-export``. Safe to share between threads:
+    every call reads the serving state once, so a :meth:`reload` never mixes two bundles."""
 
     def __init__(self, bundle: Bundle, *, threads: int | None = None, providers: Sequence[str] | None = None,
                  threshold: float | None = None):
-        self.bundle = bundle
-        self.vocab = bundle.vocab
-        self.max_len = bundle.max_len
-        self.threshold = bundle.threshold if threshold is None else _check_threshold(threshold)
-        self._session = make_session(bundle.onnx_bytes, providers=providers, threads=threads)
-        names = [i.name for i in self._session.get_inputs()], [o.name for o in self._session.get_outputs()]
-        if names != (list(INPUT_NAMES), [OUTPUT_NAME]):
-            raise BundleError("model.onnx", f"session inputs/outputs are {names}")
-        self._answers = bundle.vocab.answers
-        self._outputs = [OUTPUT_NAME]
+        self._threads, self._providers = threads, providers
+        self._threshold = None if threshold is None else _check_threshold(threshold)
+        self._state = self._serve(bundle)
 
     @classmethod
     def load(cls, bundle_dir: str | Path, *, threads: int | None = None, providers: Sequence[str] | None = None,
@@ -64,6 +69,48 @@ class QAModel:
         """
         return cls(load_bundle(bundle_dir), threads=threads, providers=providers, threshold=threshold)
 
+    def reload(self, bundle_dir: str | Path | None = None) -> None:
+        """Serve the bundle at ``bundle_dir`` (default: the current one, re-read) — only once it has
+        passed every loading check and answered a probe question. Calls in flight finish on the
+        old bundle; on any error the old bundle keeps serving.
+
+        Raises:
+            BundleError: the new bundle was refused; nothing changed.
+        """
+        path = self._state.bundle.path if bundle_dir is None else bundle_dir
+        self._state = self._serve(load_bundle(path))
+
+    def _serve(self, bundle: Bundle) -> _Serving:
+        session = make_session(bundle.onnx_bytes, providers=self._providers, threads=self._threads)
+        names = [i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()]
+        if names != (list(INPUT_NAMES), _OUTPUTS):
+            raise BundleError(ONNX_FILE, f"session inputs/outputs are {names}")
+        probe = np.array([[bundle.vocab.unk_id]], dtype=np.int64)
+        try:
+            out = session.run(_OUTPUTS, {INPUT_NAMES[0]: probe, INPUT_NAMES[1]: np.array([1], dtype=np.int64)})[0]
+        except ORT_ERRORS as exc:
+            raise BundleError(ONNX_FILE, f"the graph fails on a probe question: {exc}") from exc
+        if out.shape != (1, len(bundle.vocab.answers)) or not np.isfinite(out).all():
+            raise BundleError(ONNX_FILE, f"the graph answers a probe with shape {out.shape} or non-finite scores")
+        threshold = bundle.threshold if self._threshold is None else self._threshold
+        return _Serving(bundle, session, threshold)
+
+    @property
+    def bundle(self) -> Bundle:
+        return self._state.bundle
+
+    @property
+    def vocab(self):
+        return self._state.bundle.vocab
+
+    @property
+    def max_len(self) -> int:
+        return self._state.bundle.max_len
+
+    @property
+    def threshold(self) -> float:
+        return self._state.threshold
+
     def encode(self, question: str) -> list[int]:
         """Token ids of ``question`` as the model sees them (unknown → ``<UNK>``, cut to ``max_len``).
 
@@ -71,21 +118,11 @@ class QAModel:
             TypeError: ``question`` is not a string.
             ValueError: it is empty, blank, or has no tokens.
         """
-        if not isinstance(question, str):
-            raise TypeError(f"question must be a str, got {type(question).__name__}")
-        ids = self.vocab.encode(question, self.max_len)
-        if not ids:
-            raise ValueError("question is empty" if not question.strip() else "question has no words")
-        return ids
+        return _encode(self._state, question)
 
     def logits(self, questions: Sequence[str]) -> np.ndarray:
         """Raw scores ``(len(questions), num_answers)`` float32, from one onnxruntime call."""
-        rows = [self.encode(q) for q in questions]
-        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-        ids = np.full((len(rows), int(lengths.max())), PAD_ID, dtype=np.int64)
-        for i, row in enumerate(rows):
-            ids[i, : len(row)] = row
-        return self._run(ids, lengths)
+        return _logits(self._state, questions)
 
     def probabilities(self, questions: Sequence[str]) -> np.ndarray:
         """Softmax over answers, ``(len(questions), num_answers)`` float64."""
@@ -93,8 +130,10 @@ class QAModel:
 
     def answer(self, question: str) -> Answer:
         """The best answer to ``question`` (see :meth:`encode` for the errors it raises)."""
-        row = self.encode(question)  # one row needs no padding: this hot path does the least it can
-        scores = self._run(np.array([row], dtype=np.int64), np.array([len(row)], dtype=np.int64))
+        state = self._state
+        row = _encode(state, question)  # one row needs no padding: this hot path does the least it can
+        feeds = {INPUT_NAMES[0]: np.array([row], dtype=np.int64), INPUT_NAMES[1]: np.array([len(row)], dtype=np.int64)}
+        scores = state.session.run(_OUTPUTS, feeds)[0]
         with np.errstate(over="ignore"):
             exps = np.exp(scores[0], dtype=np.float64)
         total = float(exps.sum())
@@ -102,7 +141,7 @@ class QAModel:
             exps = _exp(scores)[0]
             total = float(exps.sum())
         best = int(exps.argmax())
-        return self._make(best, float(exps[best]) / total)
+        return _make(state, best, float(exps[best]) / total)
 
     def answer_batch(self, questions: Sequence[str]) -> list[Answer]:
         """Best answers to many questions with one padded onnxruntime call."""
@@ -112,31 +151,43 @@ class QAModel:
             return []
         if len(questions) == 1:
             return [self.answer(questions[0])]
-        exps = _exp(self.logits(questions))
+        state = self._state
+        exps = _exp(_logits(state, questions))
         best = exps.argmax(axis=1)
         confidence = np.take_along_axis(exps, best[:, None], axis=1)[:, 0] / exps.sum(axis=1)
-        return [self._make(j, c) for j, c in zip(best.tolist(), confidence.tolist())]
+        return [_make(state, j, c) for j, c in zip(best.tolist(), confidence.tolist())]
 
     def top_k(self, question: str, k: int) -> list[Answer]:
         """The ``k`` most likely answers, best first."""
-        if not isinstance(k, int) or k < 1:
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
-        exps = _exp(self.logits([question]))[0]
+        state = self._state
+        exps = _exp(_logits(state, [question]))[0]
         probs = exps / exps.sum()
         order = np.argsort(-probs, kind="stable")[:k]
-        return [self._make(int(j), float(probs[j])) for j in order]
-
-    def _run(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        return self._session.run(self._outputs, {INPUT_NAMES[0]: ids, INPUT_NAMES[1]: lengths})[0]
-
-    def _make(self, index: int, confidence: float) -> Answer:
-        return Answer(self._answers[index], confidence, confidence >= self.threshold)
+        return [_make(state, int(j), float(probs[j])) for j in order]
 
 
-def _check_threshold(threshold: float) -> float:
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
-    return float(threshold)
+def _encode(state: _Serving, question: str) -> list[int]:
+    if not isinstance(question, str):
+        raise TypeError(f"question must be a str, got {type(question).__name__}")
+    ids = state.bundle.vocab.encode(question, state.bundle.max_len)
+    if not ids:
+        raise ValueError("question is empty" if not question.strip() else "question has no words")
+    return ids
+
+
+def _logits(state: _Serving, questions: Sequence[str]) -> np.ndarray:
+    rows = [_encode(state, q) for q in questions]
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    ids = np.full((len(rows), int(lengths.max())), PAD_ID, dtype=np.int64)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = row
+    return state.session.run(_OUTPUTS, {INPUT_NAMES[0]: ids, INPUT_NAMES[1]: lengths})[0]
+
+
+def _make(state: _Serving, index: int, confidence: float) -> Answer:
+    return Answer(state.bundle.vocab.answers[index], confidence, confidence >= state.threshold)
 
 
 def _exp(logits: np.ndarray) -> np.ndarray:
@@ -155,3 +206,9 @@ def _exp(logits: np.ndarray) -> np.ndarray:
 def _softmax(logits: np.ndarray) -> np.ndarray:
     exps = _exp(logits)
     return exps / exps.sum(axis=1, keepdims=True)
+
+
+def _check_threshold(threshold: float) -> float:
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
+    return float(threshold)

@@ -44,6 +44,10 @@ def save_run(result: TrainResult, out_dir: str | Path, *, data: str = "", notes:
     out_dir = Path(out_dir)
     with atomic_directory(out_dir, overwrite=True, error=RunError) as tmp:
         torch.save(result.model.state_dict(), tmp / WEIGHTS)
+        write_json(tmp / VOCAB, result.vocab.to_json())
+        _write_metrics(result, tmp / METRICS)
+        plot_history(result.history, tmp / "plots")
+        # config.json last: a directory without it is never taken for a run (e.g. after a kill)
         write_json(
             tmp / CONFIG,
             {
@@ -56,9 +60,6 @@ def save_run(result: TrainResult, out_dir: str | Path, *, data: str = "", notes:
                 "notes": list(notes),
             },
         )
-        write_json(tmp / VOCAB, result.vocab.to_json())
-        _write_metrics(result, tmp / METRICS)
-        plot_history(result.history, tmp / "plots")
     return out_dir
 
 

@@ -1,3 +1,4 @@
+import dataclasses
 import threading
 
 import numpy as np
@@ -109,14 +110,15 @@ class RecordingSession:
 
 
 def test_one_padded_call_per_batch_and_no_zero_length_rows(model):
-    recorder = RecordingSession(model._session)
-    model._session = recorder
+    real = model._state
+    recorder = RecordingSession(real.session)
+    model._state = dataclasses.replace(real, session=recorder)
     try:
         model.answer_batch(QUESTIONS[:7])
         with pytest.raises(ValueError):
             model.answer_batch(["ok question", ""])
     finally:
-        model._session = recorder.session
+        model._state = real
     assert len(recorder.shapes) == 1
     (shape, lengths), = recorder.shapes
     assert shape[0] == 7 and min(lengths) >= 1 and shape[1] == max(lengths)
@@ -168,9 +170,10 @@ def test_answer_survives_huge_logits(model):
         def run(self, names, feeds):
             return [np.array([[800.0, 799.0, 0.0]], dtype=np.float32)]
 
-    real, model._session = model._session, Huge()
+    real = model._state
+    model._state = dataclasses.replace(real, session=Huge())
     try:
         answer = model.answer("what is the capital of peru")
     finally:
-        model._session = real
+        model._state = real
     assert answer.text == model.vocab.answers[0] and answer.confidence == pytest.approx(1 / (1 + np.exp(-1)))

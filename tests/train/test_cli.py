@@ -50,3 +50,11 @@ def test_failed_training_keeps_the_previous_run(seed_csv, tmp_path):
 def test_bad_option_is_a_usage_error(tmp_path):
     result = run(["--cell", "transformer", "--out", str(tmp_path / "r")])
     assert result.exit_code == 2 and "transformer" in result.output
+
+
+def test_notes_about_ignored_columns_and_merged_rows_are_printed(write_csv, tmp_path):
+    path = write_csv("question,answer,source\nq one?,a,x\nq one,a,y\nq two,b,z\n")
+    result = run([str(path), "--out", str(tmp_path / "run"), "--epochs", "1", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "note: " in result.output and "ignored column(s) 'source'" in result.output
+    assert "merged 1 duplicate row(s)" in result.output and "training on 2 question(s)" in result.output
