@@ -19,7 +19,7 @@ class ModelConfig:
 
     vocab_size: int  # number of token ids, <PAD>=0 and <UNK>=1 included
     num_answers: int  # number of answer classes (output width)
-    cell: str = "rnn"  # recurrent cell: "rnn" (tanh, as in the notebook), "gru" or "lstm"
+    cell: str = "gru"  # recurrent cell: "gru" (generalises best, QUALITY.md), "rnn" (the notebook's) or "lstm"
     embed_dim: int = 50  # width of a token embedding
     hidden_dim: int = 64  # width of the recurrent state
     layers: int = 1  # stacked recurrent layers

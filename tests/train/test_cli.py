@@ -58,3 +58,13 @@ def test_notes_about_ignored_columns_and_merged_rows_are_printed(write_csv, tmp_
     assert result.exit_code == 0, result.output
     assert "note: " in result.output and "ignored column(s) 'source'" in result.output
     assert "merged 1 duplicate row(s)" in result.output and "training on 2 question(s)" in result.output
+
+
+def test_qa_train_reports_quality_on_validation_and_ood(seed_csv, write_csv, tmp_path):
+    val = write_csv("question,answer\nWhich city is the capital of France?,Paris\n", name="val.csv")
+    ood = tmp_path / "ood.txt"
+    ood.write_text("How tall is the Burj Khalifa?\n")
+    result = run([str(seed_csv), "--out", str(tmp_path / "run"), "--epochs", "5", "--val-csv", str(val),
+                  "--ood", str(ood), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "quality at threshold 0.5: 1 questions" in result.output and "1 out-of-domain" in result.output

@@ -17,9 +17,8 @@ def seed_pairs(seed_csv):
 
 @pytest.mark.parametrize("cell", list(CELLS))
 def test_reaches_full_train_accuracy_on_the_seed_csv(seed_pairs, cell):
-    result = train(seed_pairs, {"cell": cell}, TrainConfig(seed=0, device="cpu"))
+    result = train(seed_pairs, {"cell": cell}, TrainConfig(seed=0, device="cpu"))  # the qa-train defaults
     assert result.history[-1].train_accuracy == 1.0
-    assert result.stopped_early and len(result.history) < result.train_config.epochs
     with torch.no_grad():
         from rnnqa.data.tensors import encode_pairs
 
@@ -34,6 +33,16 @@ def test_reaches_full_train_accuracy_on_the_seed_csv(seed_pairs, cell):
 def test_every_seed_and_cell_reaches_full_accuracy(seed_pairs, cell, seed):
     result = train(seed_pairs, {"cell": cell}, TrainConfig(seed=seed, device="cpu"))
     assert result.history[-1].train_accuracy == 1.0
+
+
+def test_early_stop_ends_once_accuracy_is_full_and_loss_flat(seed_pairs):
+    cfg = TrainConfig(seed=0, device="cpu", early_stop=True, epochs=300).without_augmentation()
+    result = train(seed_pairs, {"cell": "gru"}, cfg)
+    assert result.stopped_early and len(result.history) < 300
+    assert result.history[-1].train_accuracy == 1.0
+    assert is_flat([m.train_loss for m in result.history], cfg.patience, cfg.flat_tol)
+    assert not any(m.train_accuracy == 1.0 and is_flat([x.train_loss for x in result.history[:i + 1]], 3, 0.05)
+                   for i, m in enumerate(result.history[:-1]))
 
 
 def test_same_seed_gives_identical_weights_on_cpu(seed_pairs):
@@ -63,7 +72,9 @@ def test_is_flat():
 
 
 @pytest.mark.parametrize(
-    "fields", [{"device": "tpu"}, {"epochs": 0}, {"lr": -1.0}, {"val_split": 1.0}, {"tokenizer": "x"}]
+    "fields", [{"device": "tpu"}, {"epochs": 0}, {"lr": -1.0}, {"val_split": 1.0}, {"tokenizer": "x"},
+               {"token_dropout": 1.0}, {"unk_rate": -0.1}, {"outliers": -1.0},
+               {"protect_subject": False, "masked_outliers": 0.5}]
 )
 def test_invalid_train_config(fields):
     with pytest.raises(ConfigError):

@@ -1,0 +1,1 @@
+"""Answer quality: accuracy, confident accuracy, coverage, out-of-domain rejection, reliability."""

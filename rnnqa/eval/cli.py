@@ -1,0 +1,64 @@
+"""``qa-eval``: answer quality of a bundle on labelled and out-of-domain questions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from rnnqa.cli_common import report_errors
+
+DEFAULT_BUNDLE_DIR = Path("artifacts/bundle")
+BATCH = 256
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.argument("bundle_dir", required=False, default=DEFAULT_BUNDLE_DIR, type=click.Path(path_type=Path))
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="question,answer CSV to score (answers must be answers the bundle knows).")
+@click.option("--ood", "ood_path", type=click.Path(dir_okay=False, path_type=Path),
+              help='Out-of-domain questions, one per line, that should get "I don\'t know".')
+@click.option("--threshold", type=click.FloatRange(0, 1), help="Override the bundle's threshold.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a reliability diagram (PNG) of --csv.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@report_errors
+def main(bundle_dir: Path, csv_path: Path | None, ood_path: Path | None, threshold: float | None,
+         plot_path: Path | None, as_json: bool) -> None:
+    """Score BUNDLE_DIR: accuracy, accuracy when confident, coverage, out-of-domain rejection."""
+    import numpy as np
+
+    from rnnqa.errors import ConfigError, DataError
+    from rnnqa.eval.metrics import quality, reliability
+    from rnnqa.eval.questions import read_questions
+    from rnnqa.runtime import QAModel
+
+    if csv_path is None and ood_path is None:
+        raise ConfigError("give --csv, --ood or both")
+    model = QAModel.load(bundle_dir, threshold=threshold)
+    questions, labels = [], np.zeros(0, dtype=np.int64)
+    if csv_path is not None:
+        from rnnqa.data.table import load_qa_csv
+
+        pairs = load_qa_csv(csv_path, model.vocab.tokenizer)
+        index = {a: i for i, a in enumerate(model.vocab.answers)}
+        unknown = [(a, line) for a, line in zip(pairs.answers, pairs.lines) if a not in index]
+        if unknown:
+            raise DataError(f"answer {unknown[0][0]!r} is not one the bundle knows", path=csv_path, line=unknown[0][1])
+        questions, labels = pairs.questions, np.array([index[a] for a in pairs.answers], dtype=np.int64)
+    probs = _probabilities(model, questions)
+    ood = None if ood_path is None else _probabilities(model, read_questions(ood_path))
+    report = quality(probs, labels, model.threshold, ood)
+    if plot_path is not None and len(labels):
+        from rnnqa.eval.plots import plot_reliability
+
+        plot_reliability(reliability(probs, labels), plot_path, title=f"reliability: {csv_path.name}")
+    click.echo(json.dumps(report.to_json()) if as_json else report.summary())
+
+
+def _probabilities(model, questions):
+    import numpy as np
+
+    chunks = [model.probabilities(questions[i : i + BATCH]) for i in range(0, len(questions), BATCH)]
+    return np.concatenate(chunks) if chunks else np.zeros((0, len(model.vocab.answers)))

@@ -1,0 +1,27 @@
+"""Probabilities from an eager model, with the runtime's input rules (for training-time reports)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from rnnqa.data.text import PAD_ID, Vocabulary
+from rnnqa.train.model import QAClassifier
+
+
+@torch.no_grad()
+def eager_probabilities(model: QAClassifier, vocab: Vocabulary, questions: Sequence[str]) -> np.ndarray:
+    """Softmax ``(N, A)`` float64; a question with no tokens gets the uniform distribution."""
+    rows = [vocab.encode(q, model.config.max_len) for q in questions]
+    probs = np.full((len(rows), len(vocab.answers)), 1.0 / len(vocab.answers))
+    keep = [i for i, r in enumerate(rows) if r]
+    if keep:
+        lengths = torch.tensor([len(rows[i]) for i in keep])
+        ids = torch.full((len(keep), int(lengths.max())), PAD_ID, dtype=torch.int64)
+        for j, i in enumerate(keep):
+            ids[j, : len(rows[i])] = torch.tensor(rows[i])
+        logits = model.eval()(ids, lengths).double()
+        probs[keep] = torch.softmax(logits, dim=1).numpy()
+    return probs

@@ -1,0 +1,71 @@
+"""Quality metrics from predicted probabilities. numpy only, so eager and runtime share them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Quality:
+    """How well answers and "I don't know" were given at ``threshold``."""
+
+    threshold: float
+    questions: int  # in-domain questions scored
+    accuracy: float  # top-1 correct, whatever the confidence
+    coverage: float  # share answered (confidence >= threshold)
+    confident_accuracy: float  # accuracy among the answered (nan when none answered)
+    correct_and_confident: float  # share both correct and answered
+    ood_questions: int = 0  # out-of-domain questions scored
+    rejection_rate: float | None = None  # share of out-of-domain questions answered "I don't know"
+
+    def to_json(self) -> dict:
+        return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in asdict(self).items()}
+
+    def summary(self) -> str:
+        parts = []
+        if self.questions:
+            parts.append(f"{self.questions} questions: accuracy {self.accuracy:.3f}, correct and confident "
+                         f"{self.correct_and_confident:.3f}, coverage {self.coverage:.3f}, accuracy when "
+                         f"confident {self.confident_accuracy:.3f}")
+        if self.rejection_rate is not None:
+            parts.append(f"{self.ood_questions} out-of-domain: {self.rejection_rate:.3f} answered \"I don't know\"")
+        return f"quality at threshold {self.threshold:g}: " + "; ".join(parts)
+
+
+def quality(probs: np.ndarray, labels: np.ndarray, threshold: float, ood_probs: np.ndarray | None = None) -> Quality:
+    """Score ``probs`` ``(N, A)`` against ``labels`` ``(N,)``; ``ood_probs`` ``(M, A)`` optional."""
+    confidence, predicted = probs.max(axis=1), probs.argmax(axis=1)
+    correct, known = predicted == labels, confidence >= threshold
+    rejection = None
+    if ood_probs is not None and len(ood_probs):
+        rejection = float(np.mean(ood_probs.max(axis=1) < threshold))
+    return Quality(
+        threshold=float(threshold),
+        questions=len(labels),
+        accuracy=_mean(correct),
+        coverage=_mean(known),
+        confident_accuracy=_mean(correct[known]),
+        correct_and_confident=_mean(correct & known),
+        ood_questions=0 if ood_probs is None else len(ood_probs),
+        rejection_rate=rejection,
+    )
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(values.mean()) if values.size else float("nan")
+
+
+def reliability(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> list[dict]:
+    """Per confidence bin: range, count, mean confidence and accuracy (for a reliability diagram)."""
+    confidence, correct = probs.max(axis=1), probs.argmax(axis=1) == labels
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    rows = []
+    for b in range(bins):
+        mask = index == b
+        rows.append({"low": float(edges[b]), "high": float(edges[b + 1]), "count": int(mask.sum()),
+                     "confidence": float(confidence[mask].mean()) if mask.any() else None,
+                     "accuracy": float(correct[mask].mean()) if mask.any() else None})
+    return rows

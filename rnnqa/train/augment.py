@@ -1,0 +1,82 @@
+"""Noise for tiny datasets, applied to whole padded batches on the device (no per-row Python).
+
+Reworded questions drop words, add words we never saw and change word order; these transforms show
+the model such variants of every training question. Outlier rows teach it to be unsure of
+questions made of unrelated words.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from rnnqa.data.text import PAD_ID, UNK_ID
+
+
+def augment_batch(
+    ids: torch.Tensor,
+    lengths: torch.Tensor,
+    generator: torch.Generator,
+    *,
+    token_dropout: float = 0.0,
+    unk_rate: float = 0.0,
+    shuffle_window: float = 0.0,
+    protect: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return noisy copies of right-padded ``ids`` (B, T) and their new ``lengths`` (B,).
+
+    Args:
+        token_dropout: chance to drop each token (a row keeps at least one).
+        unk_rate: chance to replace each token by ``<UNK>``.
+        shuffle_window: tokens move by up to about this many positions (0: order kept).
+        protect: bool (B, T), tokens never dropped nor replaced (a question's subject: without it
+            the question is a different one, which the masked outliers teach to reject).
+    """
+    batch, width = ids.shape
+    device = ids.device
+    pos = torch.arange(width, device=device).expand(batch, width)
+    valid = pos < lengths[:, None]
+    noisy = valid if protect is None else valid & ~protect
+    if unk_rate > 0:
+        ids = torch.where(noisy & (_rand(batch, width, generator, device) < unk_rate), UNK_ID, ids)
+    keep = valid
+    if token_dropout > 0:
+        keep = valid & ~(noisy & (_rand(batch, width, generator, device) < token_dropout))
+        keep = torch.where((keep.sum(1) == 0)[:, None], valid, keep)
+    key = pos.to(torch.float32)
+    if shuffle_window > 0:
+        key = key + _rand(batch, width, generator, device) * shuffle_window
+    key = torch.where(keep, key, key + 2 * width + shuffle_window + 1)  # dropped and padding go last
+    order = key.argsort(dim=1, stable=True)
+    new_lengths = keep.sum(1)
+    new_ids = torch.where(pos < new_lengths[:, None], ids.gather(1, order), PAD_ID)
+    return new_ids, new_lengths
+
+
+def outlier_batch(
+    count: int, width: int, vocab_size: int, generator: torch.Generator, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``count`` rows of random known words and ``<UNK>`` (half the tokens), lengths 1..``width``."""
+    lengths = torch.randint(1, width + 1, (count,), generator=generator).to(device)
+    words = torch.randint(2, vocab_size, (count, width), generator=generator).to(device)
+    unk = _rand(count, width, generator, device) < 0.5
+    ids = torch.where(unk, UNK_ID, words)
+    pos = torch.arange(width, device=device).expand(count, width)
+    return torch.where(pos < lengths[:, None], ids, PAD_ID), lengths
+
+
+def _rand(rows: int, cols: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    return torch.rand((rows, cols), generator=generator).to(device)
+
+
+def distinctive_tokens(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Bool (N, T): each row's rarest tokens — those in the fewest of the N questions — which are
+    what tells a question apart from the others (its subject: "france", "mona lisa")."""
+    batch, width = ids.shape
+    pos = torch.arange(width, device=ids.device).expand(batch, width)
+    valid = pos < lengths[:, None]
+    vocab = int(ids.max()) + 1
+    rows = torch.arange(batch, device=ids.device)[:, None].expand(batch, width)
+    pairs = torch.unique((rows * vocab + ids)[valid])  # each (question, token) once: O(N·T) memory
+    df = torch.bincount(pairs % vocab, minlength=vocab)  # in how many questions each token occurs
+    token_df = torch.where(valid, df[ids], torch.iinfo(torch.int64).max)
+    return valid & (token_df == token_df.min(dim=1, keepdim=True).values)

@@ -1,0 +1,58 @@
+import torch
+
+from rnnqa.train.augment import augment_batch, distinctive_tokens, outlier_batch
+
+IDS = torch.tensor([[5, 6, 7, 8, 0, 0], [9, 10, 0, 0, 0, 0], [11, 12, 13, 14, 15, 16]])
+LENGTHS = torch.tensor([4, 2, 6])
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def rows(ids, lengths):
+    return [ids[i, : lengths[i]].tolist() for i in range(len(lengths))]
+
+
+def test_no_noise_is_the_identity():
+    ids, lengths = augment_batch(IDS, LENGTHS, gen())
+    assert torch.equal(ids, IDS) and torch.equal(lengths, LENGTHS)
+
+
+def test_dropout_keeps_order_padding_and_at_least_one_token():
+    for seed in range(20):
+        ids, lengths = augment_batch(IDS, LENGTHS, gen(seed), token_dropout=0.9)
+        assert (lengths >= 1).all() and (lengths <= LENGTHS).all()
+        for original, kept in zip(rows(IDS, LENGTHS), rows(ids, lengths)):
+            assert kept == [t for t in original if t in kept]  # a subsequence, same order
+        pos = torch.arange(IDS.shape[1])
+        assert (ids[pos >= lengths[:, None]] == 0).all()
+
+
+def test_shuffle_permutes_within_a_row_and_unk_replaces():
+    ids, lengths = augment_batch(IDS, LENGTHS, gen(1), shuffle_window=5.0)
+    assert torch.equal(lengths, LENGTHS)
+    assert [sorted(r) for r in rows(ids, lengths)] == [sorted(r) for r in rows(IDS, LENGTHS)]
+    ids, _ = augment_batch(IDS, LENGTHS, gen(2), unk_rate=0.999)
+    assert rows(ids, LENGTHS) == [[1] * n for n in LENGTHS.tolist()]
+
+
+def test_protected_tokens_are_never_dropped_or_replaced():
+    protect = torch.zeros_like(IDS, dtype=torch.bool)
+    protect[:, 0] = True
+    for seed in range(20):
+        ids, lengths = augment_batch(IDS, LENGTHS, gen(seed), token_dropout=0.9, unk_rate=0.5, protect=protect)
+        assert all(IDS[i, 0].item() in r for i, r in enumerate(rows(ids, lengths)))
+
+
+def test_distinctive_tokens_are_each_rows_rarest():
+    ids = torch.tensor([[2, 3, 4, 0], [2, 3, 5, 6], [2, 7, 0, 0]])
+    mask = distinctive_tokens(ids, torch.tensor([3, 4, 2]))
+    assert mask.tolist() == [[False, False, True, False], [False, False, True, True], [False, True, False, False]]
+
+
+def test_outlier_rows_are_padded_random_words():
+    ids, lengths = outlier_batch(50, 7, 30, gen(), torch.device("cpu"))
+    assert ids.shape == (50, 7) and lengths.min() >= 1 and lengths.max() <= 7
+    pos = torch.arange(7)
+    assert (ids[pos < lengths[:, None]] >= 1).all() and (ids[pos >= lengths[:, None]] == 0).all()
