@@ -26,6 +26,6 @@ def test_one_million_rows_train_in_bounded_memory(tmp_path):
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"\n1M rows: peak RSS {peak_mib:.0f} MiB; {result.stdout.strip()}")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "trained RNN on cpu for 1 epoch(s)" in result.stdout
+    assert "trained GRU on cpu for 1 epoch(s)" in result.stdout
     assert (tmp_path / "run" / "model.pt").is_file()
     assert peak_mib < 4096
