@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rnnqa.data.padding import pad_rows
 from rnnqa.data.table import default_dataset_path, load_qa_csv
 from rnnqa.export.bundle import export_bundle
 from rnnqa.runtime import QAModel
@@ -94,11 +95,7 @@ def bench_batches(bundle: Path, questions: list[str], repeats: int) -> dict:
     out = {}
     for size in (1, 32, 256):
         batch = [rng.choice(questions) for _ in range(size)]
-        rows = [model.encode(q) for q in batch]
-        lengths = np.array([len(r) for r in rows], dtype=np.int64)
-        ids = np.zeros((size, lengths.max()), dtype=np.int64)
-        for i, r in enumerate(rows):
-            ids[i, : len(r)] = r
+        ids, lengths = pad_rows([model.encode(q) for q in batch])
         times = interleaved(
             {
                 "answer_batch": lambda: model.answer_batch(batch),

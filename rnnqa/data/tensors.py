@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import torch
 
 from rnnqa.data.table import QAPairs
-from rnnqa.data.text import PAD_ID, Vocabulary
+from rnnqa.data.padding import pad_rows
+from rnnqa.data.text import Vocabulary
 from rnnqa.errors import DataError
 
 
@@ -39,8 +40,5 @@ def encode_pairs(pairs: QAPairs, vocab: Vocabulary, max_len: int) -> EncodedQA:
         if answer not in answer_ids:
             raise DataError(f"answer {answer!r} does not occur in the training data", path=pairs.source, line=line)
         labels.append(answer_ids[answer])
-    lengths = torch.tensor([len(r) for r in rows], dtype=torch.int64)
-    ids = torch.full((len(rows), int(lengths.max())), PAD_ID, dtype=torch.int64)
-    for i, row in enumerate(rows):
-        ids[i, : len(row)] = torch.tensor(row, dtype=torch.int64)
-    return EncodedQA(ids, lengths, torch.tensor(labels, dtype=torch.int64))
+    ids, lengths = pad_rows(rows)
+    return EncodedQA(torch.from_numpy(ids), torch.from_numpy(lengths), torch.tensor(labels, dtype=torch.int64))

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from rnnqa.data.text import PAD_ID, Vocabulary
+from rnnqa.data.padding import pad_rows
+from rnnqa.data.text import Vocabulary
 from rnnqa.train.model import QAClassifier
 
 
@@ -18,10 +19,7 @@ def eager_probabilities(model: QAClassifier, vocab: Vocabulary, questions: Seque
     probs = np.full((len(rows), len(vocab.answers)), 1.0 / len(vocab.answers))
     keep = [i for i, r in enumerate(rows) if r]
     if keep:
-        lengths = torch.tensor([len(rows[i]) for i in keep])
-        ids = torch.full((len(keep), int(lengths.max())), PAD_ID, dtype=torch.int64)
-        for j, i in enumerate(keep):
-            ids[j, : len(rows[i])] = torch.tensor(rows[i])
-        logits = model.eval()(ids, lengths).double()
+        ids, lengths = pad_rows([rows[i] for i in keep])
+        logits = model.eval()(torch.from_numpy(ids), torch.from_numpy(lengths)).double()
         probs[keep] = torch.softmax(logits, dim=1).numpy()
     return probs

@@ -19,8 +19,10 @@ import numpy as np
 import torch
 
 from rnnqa.bundle_format import INPUT_NAMES, OUTPUT_NAME
-from rnnqa.data.text import PAD_ID, Vocabulary
+from rnnqa.data.padding import pad_rows
+from rnnqa.data.text import Vocabulary
 from rnnqa.errors import ParityError
+from rnnqa.runtime.model import softmax
 from rnnqa.runtime.session import ORT_ERRORS, make_session
 from rnnqa.train.model import QAClassifier
 
@@ -59,22 +61,14 @@ def parity_batches(vocab: Vocabulary, questions: Sequence[str], max_len: int, se
     batches, start = [], 0
     for size in (1, 3, 7, len(rows)):
         if start < len(rows):
-            batches.append(_pad(rows[start : start + size]))
+            batches.append(pad_rows(rows[start : start + size]))
             start += size
     for size in (1, 5, 11):
         lengths = rng.integers(1, max_len + 1, size=size)
         lengths[0] = max_len  # one row as long as allowed, the rest shorter: mixed in one batch
-        batches.append(_pad([list(rng.integers(0, len(vocab), size=n)) for n in lengths]))
-    batches.append(_pad([[int(rng.integers(2, len(vocab)))]]))  # a single token, batch 1
+        batches.append(pad_rows([list(rng.integers(0, len(vocab), size=n)) for n in lengths]))
+    batches.append(pad_rows([[int(rng.integers(2, len(vocab)))]]))  # a single token, batch 1
     return batches
-
-
-def _pad(rows: Sequence[Sequence[int]]) -> Batch:
-    lengths = np.array([len(r) for r in rows], dtype=np.int64)
-    ids = np.full((len(rows), int(lengths.max())), PAD_ID, dtype=np.int64)
-    for i, row in enumerate(rows):
-        ids[i, : len(row)] = row
-    return ids, lengths
 
 
 def eager_runner(model: QAClassifier) -> Runner:
@@ -154,7 +148,7 @@ def _compare(name, run, ids, lengths, expected, atol, report) -> list[str]:
     row_tol = atol * np.maximum(1.0, np.abs(expected).max(axis=1, keepdims=True))
     if np.any(abs_diff > row_tol):
         problems.append(f"{where}: logits max |diff| {diff:.2e} exceeds atol {atol:g} × max(1, |logit|)")
-    prob_diff = float(np.max(np.abs(_softmax(got) - _softmax(expected)))) if got.size else 0.0
+    prob_diff = float(np.max(np.abs(softmax(got) - softmax(expected)))) if got.size else 0.0
     report.max_prob_diff[name] = max(report.max_prob_diff[name], prob_diff)
     if prob_diff > atol:
         problems.append(f"{where}: probabilities max |diff| {prob_diff:.2e} exceeds atol {atol:g}")
@@ -162,8 +156,3 @@ def _compare(name, run, ids, lengths, expected, atol, report) -> list[str]:
     if mismatched:
         problems.append(f"{where}: argmax differs on {mismatched} of {len(lengths)} row(s)")
     return problems
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = np.exp(logits.astype(np.float64) - logits.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)

@@ -11,7 +11,7 @@ import numpy as np
 import onnxruntime as ort
 
 from rnnqa.bundle_format import INPUT_NAMES, ONNX_FILE, OUTPUT_NAME
-from rnnqa.data.text import PAD_ID
+from rnnqa.data.padding import pad_rows
 from rnnqa.errors import BundleError
 from rnnqa.runtime.bundle import Bundle, load_bundle
 from rnnqa.runtime.session import ORT_ERRORS, make_session
@@ -126,7 +126,7 @@ class QAModel:
 
     def probabilities(self, questions: Sequence[str]) -> np.ndarray:
         """Softmax over answers, ``(len(questions), num_answers)`` float64."""
-        return _softmax(self.logits(questions))
+        return softmax(self.logits(questions))
 
     def answer(self, question: str) -> Answer:
         """The best answer to ``question`` (see :meth:`encode` for the errors it raises)."""
@@ -162,8 +162,7 @@ class QAModel:
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         state = self._state
-        exps = _exp(_logits(state, [question]))[0]
-        probs = exps / exps.sum()
+        probs = softmax(_logits(state, [question]))[0]
         order = np.argsort(-probs, kind="stable")[:k]
         return [_make(state, int(j), float(probs[j])) for j in order]
 
@@ -178,11 +177,7 @@ def _encode(state: _Serving, question: str) -> list[int]:
 
 
 def _logits(state: _Serving, questions: Sequence[str]) -> np.ndarray:
-    rows = [_encode(state, q) for q in questions]
-    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-    ids = np.full((len(rows), int(lengths.max())), PAD_ID, dtype=np.int64)
-    for i, row in enumerate(rows):
-        ids[i, : len(row)] = row
+    ids, lengths = pad_rows([_encode(state, q) for q in questions])
     return state.session.run(_OUTPUTS, {INPUT_NAMES[0]: ids, INPUT_NAMES[1]: lengths})[0]
 
 
@@ -203,7 +198,8 @@ def _exp(logits: np.ndarray) -> np.ndarray:
     return exps
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis of ``(rows, answers)`` logits, in float64, overflow-safe."""
     exps = _exp(logits)
     return exps / exps.sum(axis=1, keepdims=True)
 

@@ -60,3 +60,11 @@ def test_vocabulary_from_bad_json_is_a_config_error(mutate, message):
     mutate(data)
     with pytest.raises(ConfigError, match=message):
         Vocabulary.from_json(data)
+
+
+def test_pad_rows_right_pads_to_the_longest():
+    from rnnqa.data.padding import pad_rows
+
+    ids, lengths = pad_rows([[5, 6, 7], [8], [9, 10]])
+    assert ids.tolist() == [[5, 6, 7], [8, 0, 0], [9, 10, 0]] and lengths.tolist() == [3, 1, 2]
+    assert ids.dtype == lengths.dtype == "int64"

@@ -156,10 +156,10 @@ def test_seed_bundle_answers_every_seed_question(seed_bundle, seed_csv):
 
 
 def test_huge_logits_do_not_overflow_the_softmax(model):
-    from rnnqa.runtime.model import _softmax
+    from rnnqa.runtime.model import softmax
 
     logits = np.array([[1000.0, 999.0, -5.0], [0.5, 0.25, 0.0]], dtype=np.float32)
-    probs = _softmax(logits)
+    probs = softmax(logits)
     assert np.isfinite(probs).all()
     np.testing.assert_allclose(probs[0, :2], [1 / (1 + np.exp(-1)), np.exp(-1) / (1 + np.exp(-1))], rtol=1e-12)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-12)
