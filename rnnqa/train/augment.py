@@ -31,6 +31,8 @@ def augment_batch(
         protect: bool (B, T), tokens never dropped nor replaced (a question's subject: without it
             the question is a different one, which the masked outliers teach to reject).
     """
+    if token_dropout == 0 and unk_rate == 0 and shuffle_window == 0:
+        return ids, lengths  # plain training: no sort, no random draws
     batch, width = ids.shape
     device = ids.device
     pos = torch.arange(width, device=device).expand(batch, width)

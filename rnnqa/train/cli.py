@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -10,13 +11,14 @@ import click
 
 from rnnqa.cli_common import report_errors
 from rnnqa.data.text import TOKENIZERS
-from rnnqa.train.model import CELLS
+from rnnqa.train.model import CELLS, ModelConfig
 from rnnqa.train.trainer import TrainConfig
 
 DEFAULT_RUN_DIR = Path("artifacts/run")
 
 
 _DEFAULTS = TrainConfig()
+_MODEL = {f.name: f.default for f in dataclasses.fields(ModelConfig)}  # the defaults, said once
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -24,15 +26,15 @@ _DEFAULTS = TrainConfig()
 @click.option("--out", "out_dir", default=DEFAULT_RUN_DIR, type=click.Path(file_okay=False, path_type=Path),
               help="Run directory to write (replaced only when training succeeds).")
 @click.option("--val-csv", type=click.Path(dir_okay=False, path_type=Path), help="Validation CSV.")
-@click.option("--val-split", default=0.0, type=float, help="Share of CSV held out for validation.")
+@click.option("--val-split", default=_DEFAULTS.val_split, type=float, help="Share of CSV held out for validation.")
 @click.option("--ood", "ood_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Out-of-domain questions, one per line: report how many get \"I don't know\".")
-@click.option("--cell", default="gru", type=click.Choice(list(CELLS)), help="Recurrent cell.")
-@click.option("--embed-dim", default=50, type=int)
-@click.option("--hidden-dim", default=64, type=int)
-@click.option("--layers", default=1, type=int)
-@click.option("--dropout", default=0.0, type=float)
-@click.option("--max-len", default=32, type=int, help="Questions are cut to this many tokens.")
+@click.option("--cell", default=_MODEL["cell"], type=click.Choice(list(CELLS)), help="Recurrent cell.")
+@click.option("--embed-dim", default=_MODEL["embed_dim"], type=int)
+@click.option("--hidden-dim", default=_MODEL["hidden_dim"], type=int)
+@click.option("--layers", default=_MODEL["layers"], type=int)
+@click.option("--dropout", default=_MODEL["dropout"], type=float)
+@click.option("--max-len", default=_MODEL["max_len"], type=int, help="Questions are cut to this many tokens.")
 @click.option("--tokenizer", default=_DEFAULTS.tokenizer, type=click.Choice(list(TOKENIZERS)))
 @click.option("--epochs", default=_DEFAULTS.epochs, type=int)
 @click.option("--batch-size", default=_DEFAULTS.batch_size, type=int)
@@ -46,7 +48,7 @@ _DEFAULTS = TrainConfig()
 @click.option("--masked-outliers", default=_DEFAULTS.masked_outliers, type=float,
               help="Rows with their subject words as <UNK>, towards uniform.")
 @click.option("--no-augment", is_flag=True, help="Plain training: no augmentation or outlier rows.")
-@click.option("--seed", default=0, type=int)
+@click.option("--seed", default=_DEFAULTS.seed, type=int)
 @click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]))
 @click.option("--early-stop", is_flag=True, help="Stop once train accuracy is 1.0 and the loss is flat.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")

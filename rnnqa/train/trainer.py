@@ -211,10 +211,8 @@ def _train_epoch(model, data: EncodedQA, subject, lengths_cpu, cfg: TrainConfig,
         if n_out:
             out_ids, out_lengths = outlier_batch(n_out, width, model.config.vocab_size, shuffle, device)
             loss = loss + cfg.outliers * _uniform_loss(model, out_ids, out_lengths)
-        if cfg.masked_outliers > 0:
-            masked = data.input_ids[idx, :width]
-            if protect is not None:
-                masked = torch.where(protect, UNK_ID, masked)
+        if cfg.masked_outliers > 0:  # TrainConfig guarantees protect_subject, so `protect` is set
+            masked = torch.where(protect, UNK_ID, data.input_ids[idx, :width])
             loss = loss + cfg.masked_outliers * _uniform_loss(model, masked, data.lengths[idx])
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
