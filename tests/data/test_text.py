@@ -1,8 +1,10 @@
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from rnnqa.data.text import PAD_ID, UNK_ID, Tokenizer, Vocabulary
+from rnnqa.data.text import PAD_ID, UNK_ID, Tokenizer, Vocabulary, _unicode_words
 from rnnqa.errors import ConfigError
 
 
@@ -18,6 +20,19 @@ def test_words_tokenizer_normalises_unicode_punctuation_and_possessives():
     assert tok("Earth’s  biggest ocean, please?!") == ["earths", "biggest", "ocean", "please"]
     assert tok("ＣＡＰＩＴＡＬ of Straße") == ["capital", "of", "strasse"]
     assert tok("New-York_city") == ["new", "york", "city"]
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
+def test_words_ascii_fast_path_gives_the_unicode_rules_tokens(text):
+    assert text.isascii()
+    assert Tokenizer("words")(text) == _unicode_words(text)
+
+
+def test_words_fast_path_edge_characters():
+    tok = Tokenizer("words")
+    text = "it's `x` a_b\x1fc 3.14 don\u2019t"  # the last word is not ASCII: the general path
+    assert tok(text) == ["its", "x", "a", "b", "c", "3", "14", "dont"] == _unicode_words(text)
+    assert tok("a_b\x1fc") == ["a", "b", "c"] == _unicode_words("a_b\x1fc")
 
 
 def test_tokenizer_rejects_non_strings_and_unknown_kinds():
