@@ -3,7 +3,9 @@
 A bundle is a directory holding exactly these files::
 
     model.onnx              single-file ONNX graph: input_ids int64 [batch, seq], lengths int64 [batch]
-                            -> logits float32 [batch, num_answers]; right padding with pad_id
+                            -> logits float32 [batch, num_answers], probabilities float32 (their
+                            softmax), answer_index int64 [batch] (argmax), confidence float32 [batch]
+                            (its probability); right padding with pad_id
     model.torchscript.pt    TorchScript of the same model (for PyTorch users; never opened by the runtime)
     vocab.json              tokens (position = id), answers (position = output index), pad_id, unk_id,
                             tokenizer spec
@@ -12,7 +14,8 @@ A bundle is a directory holding exactly these files::
 """
 
 FORMAT_NAME = "rnnqa-bundle"
-FORMAT_VERSION = 1
+# 2: the graph also outputs probabilities, answer_index and confidence (decoding inside onnxruntime, BENCHMARKS.md).
+FORMAT_VERSION = 2
 
 ONNX_FILE = "model.onnx"
 TORCHSCRIPT_FILE = "model.torchscript.pt"
@@ -21,7 +24,8 @@ MANIFEST_FILE = "manifest.json"
 BUNDLE_FILES = (ONNX_FILE, TORCHSCRIPT_FILE, VOCAB_FILE, MANIFEST_FILE)
 
 INPUT_NAMES = ("input_ids", "lengths")
-OUTPUT_NAME = "logits"
+LOGITS, PROBABILITIES, ANSWER_INDEX, CONFIDENCE = "logits", "probabilities", "answer_index", "confidence"
+OUTPUT_NAMES = (LOGITS, PROBABILITIES, ANSWER_INDEX, CONFIDENCE)
 ONNX_METADATA_KEY = "rnnqa"  # metadata_props key holding the manifest's key facts as JSON
 
 DEFAULT_THRESHOLD = 0.5  # below this softmax probability the answer is "I don't know"
@@ -34,5 +38,10 @@ def graph_contract(num_answers: int) -> dict:
             {"name": INPUT_NAMES[0], "dtype": "int64", "shape": ["batch", "seq"]},
             {"name": INPUT_NAMES[1], "dtype": "int64", "shape": ["batch"]},
         ],
-        "outputs": [{"name": OUTPUT_NAME, "dtype": "float32", "shape": ["batch", num_answers]}],
+        "outputs": [
+            {"name": LOGITS, "dtype": "float32", "shape": ["batch", num_answers]},
+            {"name": PROBABILITIES, "dtype": "float32", "shape": ["batch", num_answers]},
+            {"name": ANSWER_INDEX, "dtype": "int64", "shape": ["batch"]},
+            {"name": CONFIDENCE, "dtype": "float32", "shape": ["batch"]},
+        ],
     }

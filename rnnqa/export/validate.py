@@ -2,8 +2,9 @@
 
 Inputs are chosen at sizes *other* than the tracing example (batch 2, length 4): batch 1, odd
 batches, long and short rows mixed in one padded batch, random ids, and the training questions.
-Checks run in order — output names, shapes, values, argmax — and every failure is collected before
-one :class:`ParityError` lists them all. Values: softmax probabilities within ``atol``; logits within
+Checks run in order — output names, shapes, values, argmax, and the ONNX graph's own decoding
+(``answer_index``, ``confidence``) — and every failure is collected before one :class:`ParityError`
+lists them all. Values: softmax probabilities within ``atol``; logits within
 ``atol × max(1, largest |logit| of the row)``, because float32 rounding in a recurrent kernel grows
 with the scale of the activations (an LSTM's logits of ±10 after 32 steps differ by ~1e-5 between
 PyTorch's and onnxruntime's kernels while the probabilities agree to ~1e-6).
@@ -18,16 +19,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnnqa.bundle_format import INPUT_NAMES, OUTPUT_NAME
+from rnnqa.bundle_format import INPUT_NAMES, OUTPUT_NAMES
 from rnnqa.data.padding import pad_rows
 from rnnqa.data.text import Vocabulary
 from rnnqa.errors import ParityError
-from rnnqa.runtime.model import softmax
 from rnnqa.runtime.session import ORT_ERRORS, make_session
 from rnnqa.train.model import QAClassifier
 
 Batch = tuple[np.ndarray, np.ndarray]  # (input_ids (B, T) int64, lengths (B,) int64)
-Runner = Callable[[np.ndarray, np.ndarray], np.ndarray]
+Runner = Callable[[np.ndarray, np.ndarray], Sequence[np.ndarray]]  # logits first, then any decoding outputs
 
 DEFAULT_ATOL = 1e-5
 
@@ -53,6 +53,13 @@ class ParityReport:
                 f"(max |diff| logits / probabilities: {diffs}; atol {self.atol:g})")
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis of ``(rows, answers)`` logits, in float64, shifted by each row's
+    maximum so that no logit can overflow ``exp``."""
+    exps = np.exp(logits - logits.max(axis=-1, keepdims=True), dtype=np.float64)
+    return exps / exps.sum(axis=-1, keepdims=True)
+
+
 def parity_batches(vocab: Vocabulary, questions: Sequence[str], max_len: int, seed: int = 0) -> list[Batch]:
     """Padded batches of the training questions (sizes 1, 3, 7, rest) and of random ids."""
     rows = [vocab.encode(q, max_len) for q in questions]
@@ -74,7 +81,7 @@ def parity_batches(vocab: Vocabulary, questions: Sequence[str], max_len: int, se
 def eager_runner(model: QAClassifier) -> Runner:
     def run(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            return model.eval()(torch.from_numpy(ids), torch.from_numpy(lengths)).numpy()
+            return (model.eval()(torch.from_numpy(ids), torch.from_numpy(lengths)).numpy(),)
 
     return run
 
@@ -84,7 +91,7 @@ def torchscript_runner(path: Path) -> Runner:
 
     def run(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            return scripted(torch.from_numpy(ids), torch.from_numpy(lengths)).numpy()
+            return (scripted(torch.from_numpy(ids), torch.from_numpy(lengths)).numpy(),)
 
     return run
 
@@ -110,17 +117,17 @@ def validate_parity(
     output_names = [o.name for o in session.get_outputs()]
     if input_names != list(INPUT_NAMES):
         failures.append(f"onnx: inputs are {input_names}, expected {list(INPUT_NAMES)}")
-    if output_names != [OUTPUT_NAME]:
-        failures.append(f"onnx: outputs are {output_names}, expected {[OUTPUT_NAME]}")
+    if output_names != list(OUTPUT_NAMES):
+        failures.append(f"onnx: outputs are {output_names}, expected {list(OUTPUT_NAMES)}")
 
-    def onnx_run(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        return session.run(None, dict(zip(input_names, (ids, lengths))))[0]
+    def onnx_run(ids: np.ndarray, lengths: np.ndarray) -> Sequence[np.ndarray]:
+        return session.run(None, dict(zip(input_names, (ids, lengths))))
 
     runners = {"torchscript": torchscript_runner(torchscript_path), "onnx": onnx_run}
     eager = eager_runner(model)
     report = ParityReport(atol=atol, max_abs_diff=dict.fromkeys(runners, 0.0), max_prob_diff=dict.fromkeys(runners, 0.0))
     for ids, lengths in batches:
-        expected = eager(ids, lengths)
+        expected = eager(ids, lengths)[0]
         report.batches += 1
         report.rows += len(lengths)
         report.shapes.append(list(ids.shape))
@@ -134,7 +141,7 @@ def validate_parity(
 def _compare(name, run, ids, lengths, expected, atol, report) -> list[str]:
     where = f"{name} at batch {ids.shape[0]}×{ids.shape[1]}"
     try:
-        got = np.asarray(run(ids, lengths))
+        got, *decoded = (np.asarray(out) for out in run(ids, lengths))
     except ORT_ERRORS as exc:
         return [f"{where}: failed to run: {str(exc).splitlines()[0]}"]
     if got.shape != expected.shape:
@@ -155,4 +162,31 @@ def _compare(name, run, ids, lengths, expected, atol, report) -> list[str]:
     mismatched = int(np.sum(got.argmax(1) != expected.argmax(1)))
     if mismatched:
         problems.append(f"{where}: argmax differs on {mismatched} of {len(lengths)} row(s)")
+    if decoded:
+        problems.extend(_compare_decoding(where, decoded, expected, atol, report, name))
+    return problems
+
+
+def _compare_decoding(where, decoded, expected, atol, report, name) -> list[str]:
+    """The graph's ``probabilities`` must be the eager softmax, ``answer_index`` the eager argmax and
+    ``confidence`` the eager top probability."""
+    if len(decoded) != 3:
+        return [f"{where}: {len(decoded)} decoding output(s), expected probabilities, answer_index, confidence"]
+    probabilities, index, confidence = decoded
+    rows = (expected.shape[0],)
+    if probabilities.shape != expected.shape or probabilities.dtype != np.float32:
+        return [f"{where}: probabilities {probabilities.dtype}{list(probabilities.shape)}, expected float32 "
+                f"{list(expected.shape)}"]
+    if index.shape != rows or index.dtype != np.int64 or confidence.shape != rows or confidence.dtype != np.float32:
+        return [f"{where}: answer_index {index.dtype}{list(index.shape)} / confidence "
+                f"{confidence.dtype}{list(confidence.shape)}, expected int64 / float32 of shape {list(rows)}"]
+    problems = []
+    mismatched = int(np.sum(index != expected.argmax(1)))
+    if mismatched:
+        problems.append(f"{where}: answer_index differs from the eager argmax on {mismatched} row(s)")
+    want = softmax(expected)
+    diff = float(max(np.max(np.abs(probabilities - want)), np.max(np.abs(confidence - want.max(1))))) if rows[0] else 0.0
+    report.max_prob_diff[name] = max(report.max_prob_diff[name], diff)
+    if diff > atol:
+        problems.append(f"{where}: probabilities/confidence max |diff| {diff:.2e} exceeds atol {atol:g}")
     return problems

@@ -14,7 +14,7 @@ from rnnqa.bundle_format import (
     INPUT_NAMES,
     MANIFEST_FILE,
     ONNX_FILE,
-    OUTPUT_NAME,
+    OUTPUT_NAMES,
     VOCAB_FILE,
 )
 from rnnqa.data.text import Vocabulary
@@ -88,7 +88,8 @@ def _read_manifest(root: Path) -> dict:
         raise BundleError(MANIFEST_FILE, f"not an {FORMAT_NAME} manifest")
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
-        raise BundleError(MANIFEST_FILE, f"unsupported format version {version!r} (this rnnqa reads {FORMAT_VERSION})")
+        raise BundleError(MANIFEST_FILE, f"unsupported format version {version!r} (this rnnqa reads "
+                                         f"{FORMAT_VERSION}; export the run again with this qa-export)")
     expected = sorted(set(BUNDLE_FILES) - {MANIFEST_FILE})
     files = manifest.get("files")
     if not isinstance(files, dict) or sorted(files) != expected:
@@ -126,7 +127,9 @@ def _check_agreement(manifest: dict, vocab: Vocabulary, onnx_bytes: bytes) -> No
     inputs = [(name, elem) for name, elem, _ in graph.inputs]
     if inputs != [(INPUT_NAMES[0], _INT64), (INPUT_NAMES[1], _INT64)]:
         raise BundleError(ONNX_FILE, f"graph inputs are {inputs}, expected int64 {', '.join(INPUT_NAMES)}")
-    outputs = [(name, elem, dims[-1] if dims else None) for name, elem, dims in graph.outputs]
-    if outputs != [(OUTPUT_NAME, _FLOAT, len(vocab.answers))]:
-        raise BundleError(ONNX_FILE, f"graph output is {outputs}, expected float32 {OUTPUT_NAME} "
-                                     f"[batch, {len(vocab.answers)}] to match {VOCAB_FILE}")
+    answers = len(vocab.answers)
+    expected = list(zip(OUTPUT_NAMES, (_FLOAT, _FLOAT, _INT64, _FLOAT), (["batch", answers], ["batch", answers],
+                                                                        ["batch"], ["batch"])))
+    if graph.outputs != expected:
+        raise BundleError(ONNX_FILE, f"graph outputs are {graph.outputs}, expected {expected} "
+                                     f"({answers} answers, to match {VOCAB_FILE})")

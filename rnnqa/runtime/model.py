@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from rnnqa.bundle_format import INPUT_NAMES, ONNX_FILE, OUTPUT_NAME
+from rnnqa.bundle_format import ANSWER_INDEX, CONFIDENCE, INPUT_NAMES, LOGITS, ONNX_FILE, OUTPUT_NAMES, PROBABILITIES
 from rnnqa.data.padding import pad_rows
 from rnnqa.errors import BundleError
 from rnnqa.runtime.bundle import Bundle, load_bundle
 from rnnqa.runtime.session import ORT_ERRORS, make_session
 
 UNKNOWN_TEXT = "I don't know"
-_OUTPUTS = [OUTPUT_NAME]
+_DECODED = [ANSWER_INDEX, CONFIDENCE]  # what answering reads: the graph decodes (bundle_format)
 
 
 @dataclass(frozen=True)
@@ -83,15 +82,20 @@ class QAModel:
     def _serve(self, bundle: Bundle) -> _Serving:
         session = make_session(bundle.onnx_bytes, providers=self._providers, threads=self._threads)
         names = [i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()]
-        if names != (list(INPUT_NAMES), _OUTPUTS):
+        if names != (list(INPUT_NAMES), list(OUTPUT_NAMES)):
             raise BundleError(ONNX_FILE, f"session inputs/outputs are {names}")
         probe = np.array([[bundle.vocab.unk_id]], dtype=np.int64)
         try:
-            out = session.run(_OUTPUTS, {INPUT_NAMES[0]: probe, INPUT_NAMES[1]: np.array([1], dtype=np.int64)})[0]
+            logits, probs, index, confidence = session.run(
+                None, {INPUT_NAMES[0]: probe, INPUT_NAMES[1]: np.array([1], dtype=np.int64)})
         except ORT_ERRORS as exc:
             raise BundleError(ONNX_FILE, f"the graph fails on a probe question: {exc}") from exc
-        if out.shape != (1, len(bundle.vocab.answers)) or not np.isfinite(out).all():
-            raise BundleError(ONNX_FILE, f"the graph answers a probe with shape {out.shape} or non-finite scores")
+        answers = len(bundle.vocab.answers)
+        if (logits.shape != (1, answers) or not np.isfinite(logits).all() or probs.shape != (1, answers)
+                or index.shape != (1,) or not 0 <= index[0] < answers or confidence.shape != (1,)
+                or not 0.0 <= confidence[0] <= 1.0):
+            raise BundleError(ONNX_FILE, f"the graph answers a probe with logits {logits.shape}, answer_index "
+                                         f"{index.tolist()}, confidence {confidence.tolist()}: not a valid answer")
         threshold = bundle.threshold if self._threshold is None else self._threshold
         return _Serving(bundle, session, threshold)
 
@@ -122,26 +126,20 @@ class QAModel:
 
     def logits(self, questions: Sequence[str]) -> np.ndarray:
         """Raw scores ``(len(questions), num_answers)`` float32, from one onnxruntime call."""
-        return _logits(self._state, questions)
+        return _run(self._state, questions, [LOGITS])[0]
 
     def probabilities(self, questions: Sequence[str]) -> np.ndarray:
-        """Softmax over answers, ``(len(questions), num_answers)`` float64."""
-        return softmax(self.logits(questions))
+        """Softmax over answers, ``(len(questions), num_answers)`` float32, computed by the graph
+        (so :meth:`answer`'s ``confidence`` is exactly the largest of them)."""
+        return _run(self._state, questions, [PROBABILITIES])[0]
 
     def answer(self, question: str) -> Answer:
         """The best answer to ``question`` (see :meth:`encode` for the errors it raises)."""
         state = self._state
         row = _encode(state, question)  # one row needs no padding: this hot path does the least it can
         feeds = {INPUT_NAMES[0]: np.array([row], dtype=np.int64), INPUT_NAMES[1]: np.array([len(row)], dtype=np.int64)}
-        scores = state.session.run(_OUTPUTS, feeds)[0]
-        with np.errstate(over="ignore"):
-            exps = np.exp(scores[0], dtype=np.float64)
-        total = float(exps.sum())
-        if not math.isfinite(total):  # a logit past ~709: shift, as _exp does
-            exps = _exp(scores)[0]
-            total = float(exps.sum())
-        best = int(exps.argmax())
-        return _make(state, best, float(exps[best]) / total)
+        index, confidence = state.session.run(_DECODED, feeds)  # the graph decodes: no numpy work left
+        return _make(state, int(index[0]), float(confidence[0]))
 
     def answer_batch(self, questions: Sequence[str]) -> list[Answer]:
         """Best answers to many questions with one padded onnxruntime call."""
@@ -152,17 +150,15 @@ class QAModel:
         if len(questions) == 1:
             return [self.answer(questions[0])]
         state = self._state
-        exps = _exp(_logits(state, questions))
-        best = exps.argmax(axis=1)
-        confidence = np.take_along_axis(exps, best[:, None], axis=1)[:, 0] / exps.sum(axis=1)
-        return [_make(state, j, c) for j, c in zip(best.tolist(), confidence.tolist())]
+        index, confidence = _run(state, questions, _DECODED)
+        return [_make(state, j, c) for j, c in zip(index.tolist(), confidence.tolist())]
 
     def top_k(self, question: str, k: int) -> list[Answer]:
         """The ``k`` most likely answers, best first."""
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         state = self._state
-        probs = softmax(_logits(state, [question]))[0]
+        probs = _run(state, [question], [PROBABILITIES])[0][0]
         order = np.argsort(-probs, kind="stable")[:k]
         return [_make(state, int(j), float(probs[j])) for j in order]
 
@@ -176,32 +172,14 @@ def _encode(state: _Serving, question: str) -> list[int]:
     return ids
 
 
-def _logits(state: _Serving, questions: Sequence[str]) -> np.ndarray:
+def _run(state: _Serving, questions: Sequence[str], outputs: list[str]) -> list[np.ndarray]:
+    """The graph's ``outputs`` for ``questions``, padded into one onnxruntime call."""
     ids, lengths = pad_rows([_encode(state, q) for q in questions])
-    return state.session.run(_OUTPUTS, {INPUT_NAMES[0]: ids, INPUT_NAMES[1]: lengths})[0]
+    return state.session.run(outputs, {INPUT_NAMES[0]: ids, INPUT_NAMES[1]: lengths})
 
 
 def _make(state: _Serving, index: int, confidence: float) -> Answer:
     return Answer(state.bundle.vocab.answers[index], confidence, confidence >= state.threshold)
-
-
-def _exp(logits: np.ndarray) -> np.ndarray:
-    """``exp(logits)`` in float64, the numerator of softmax (rows, answers).
-
-    Unshifted while that is safe (float64 overflows only past ~709, far beyond a trained model's
-    logits); otherwise every row is shifted by its maximum, which leaves softmax unchanged.
-    """
-    with np.errstate(over="ignore"):
-        exps = np.exp(logits, dtype=np.float64)
-    if not np.isfinite(exps).all():
-        exps = np.exp(logits - logits.max(axis=1, keepdims=True), dtype=np.float64)
-    return exps
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis of ``(rows, answers)`` logits, in float64, overflow-safe."""
-    exps = _exp(logits)
-    return exps / exps.sum(axis=1, keepdims=True)
 
 
 def _check_threshold(threshold: float) -> float:

@@ -49,11 +49,17 @@ def test_independent_check_torchscript_and_onnx_agree_at_other_shapes(bundles, m
         with torch.no_grad():
             expected = eager(torch.from_numpy(ids), torch.from_numpy(lengths)).numpy()
             ts = scripted(torch.from_numpy(ids), torch.from_numpy(lengths)).numpy()
-        ox = session.run(["logits"], {"input_ids": ids, "lengths": lengths})[0]
+        ox, probs_graph, index, confidence = session.run(None, {"input_ids": ids, "lengths": lengths})
         for got in (ts, ox):
             assert got.shape == (batch, result.manifest["model"]["num_answers"]) and got.dtype == np.float32
             np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)
             assert np.array_equal(got.argmax(1), expected.argmax(1))
+        assert index.dtype == np.int64 and np.array_equal(index, expected.argmax(1))
+        probs = np.exp(expected - expected.max(1, keepdims=True))
+        probs /= probs.sum(1, keepdims=True)
+        assert confidence.dtype == probs_graph.dtype == np.float32
+        np.testing.assert_allclose(probs_graph, probs, rtol=0, atol=1e-5)
+        assert np.array_equal(confidence, probs_graph.max(1))
 
 
 def test_bundle_holds_the_four_files_and_true_hashes(bundles):
@@ -64,9 +70,14 @@ def test_bundle_holds_the_four_files_and_true_hashes(bundles):
     for name, digest in manifest["files"].items():
         assert hashlib.sha256((result.bundle_dir / name).read_bytes()).hexdigest() == digest
     assert set(manifest["files"]) == set(BUNDLE_FILES) - {"manifest.json"}
-    assert manifest["format_version"] == 1 and manifest["threshold"] == 0.5
+    assert manifest["format_version"] == 2 and manifest["threshold"] == 0.5
     assert [i["name"] for i in manifest["inputs"]] == ["input_ids", "lengths"]
-    assert manifest["outputs"] == [{"name": "logits", "dtype": "float32", "shape": ["batch", NUM_ANSWERS]}]
+    assert manifest["outputs"] == [
+        {"name": "logits", "dtype": "float32", "shape": ["batch", NUM_ANSWERS]},
+        {"name": "probabilities", "dtype": "float32", "shape": ["batch", NUM_ANSWERS]},
+        {"name": "answer_index", "dtype": "int64", "shape": ["batch"]},
+        {"name": "confidence", "dtype": "float32", "shape": ["batch"]},
+    ]
     assert manifest["max_len"] == manifest["model"]["max_len"] == 32
     assert manifest["parity"]["passed"] and manifest["parity"]["rows"] > 200
     assert set(manifest["parity"]["max_abs_diff"]) == {"torchscript", "onnx"}
@@ -101,7 +112,8 @@ def test_installed_onnxruntime_loads_the_opsets_we_allow(make_run, tmp_path, ops
     assert written["opset"] == opset and written["ir_version"] <= IR_VERSION
     session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
     ids, lengths = np.array([[2, 3, 4]]), np.array([3])
-    out = session.run(None, {"input_ids": ids, "lengths": lengths})[0]
+    out, _, index, _ = session.run(None, {"input_ids": ids, "lengths": lengths})
+    assert index.tolist() == [int(out.argmax())]
     np.testing.assert_allclose(out, model(torch.from_numpy(ids), torch.from_numpy(lengths)).detach().numpy(), atol=1e-5)
 
 
@@ -126,6 +138,29 @@ def test_perturbed_weight_after_export_fails_validation_listing_every_problem(ma
     assert any(f.startswith("torchscript at batch 1×") and "exceeds atol 1e-05" in f for f in failures)
     assert any("probabilities max |diff|" in f for f in failures)
     assert any(f.startswith("onnx at batch") for f in failures)
+
+
+def test_a_graph_that_decodes_wrongly_fails_validation(make_run, tmp_path, monkeypatch):
+    from rnnqa.export import graphs
+
+    run = load_run(make_run("gru"))
+    export_torchscript(run.model, tmp_path / "m.pt")
+
+    def wrong_decoding(self, input_ids, lengths):  # right logits, but the least likely answer
+        logits = self.model(input_ids, lengths)
+        probabilities = torch.softmax(logits, dim=1)
+        confidence, answer_index = probabilities.min(dim=1)
+        return logits, probabilities, answer_index, confidence
+
+    monkeypatch.setattr(graphs.ServingHead, "forward", wrong_decoding)
+    export_onnx(run.model, tmp_path / "m.onnx")
+    batches = parity_batches(run.vocab, ["what is the capital of peru"], run.model.config.max_len)
+    with pytest.raises(ParityError) as info:
+        validate_parity(run.model, batches, tmp_path / "m.pt", tmp_path / "m.onnx")
+    failures = info.value.failures
+    assert any("answer_index differs from the eager argmax" in f for f in failures)
+    assert any("probabilities/confidence max |diff|" in f for f in failures)
+    assert not any("logits max |diff|" in f or f.startswith("torchscript") for f in failures)
 
 
 def test_failed_validation_writes_no_bundle_and_keeps_the_previous_one(make_run, tmp_path, monkeypatch):
@@ -153,3 +188,13 @@ def test_existing_bundle_needs_force(make_run, tmp_path):
     with pytest.raises(ExportError, match="already exists.*--force"):
         export_bundle(make_run("gru"), out)
     export_bundle(make_run("gru"), out, force=True)
+
+
+def test_parity_softmax_does_not_overflow_on_huge_logits():
+    from rnnqa.export.validate import softmax
+
+    logits = np.array([[1000.0, 999.0, -5.0], [0.5, 0.25, 0.0]], dtype=np.float32)
+    probs = softmax(logits)
+    assert np.isfinite(probs).all()
+    np.testing.assert_allclose(probs[0, :2], [1 / (1 + np.exp(-1)), np.exp(-1) / (1 + np.exp(-1))], rtol=1e-12)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-12)

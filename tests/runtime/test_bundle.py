@@ -139,3 +139,21 @@ def test_onnx_with_renamed_inputs(bundle):
     onnx.save(proto, str(bundle / "model.onnx"))
     rehash(bundle, "model.onnx")
     refused(bundle, "model.onnx", "graph inputs are")
+
+
+def test_onnx_without_the_decoding_outputs_is_refused(bundle):
+    """A format-1 style graph (logits only) behind a manifest that claims otherwise."""
+    import onnx
+
+    proto = onnx.load(str(bundle / "model.onnx"))
+    while len(proto.graph.output) > 1:
+        proto.graph.output.pop()
+    onnx.save(proto, str(bundle / "model.onnx"))
+    rehash(bundle, "model.onnx")
+    refused(bundle, "model.onnx", "graph outputs are")
+
+
+def test_older_format_version_names_the_fix(bundle):
+    edit_json(bundle / "manifest.json", lambda m: m.update(format_version=1))
+    message = refused(bundle, "manifest.json", "unsupported format version 1")
+    assert "export the run again" in message
