@@ -22,9 +22,13 @@ UNK_ID = 1
 #             split on whitespace ("paris?" and "paris" match; "paris," and "paris" do not).
 # "words":    Unicode NFKC + casefold, apostrophes removed ("earth's" -> "earths"), then the runs of
 #             letters/digits; every other character separates words ("new-york" -> "new", "york").
-TOKENIZERS = ("notebook", "words")
+# "english":  "words", but a possessive or contracted 's is dropped first, so a reworded "France's
+#             capital" meets the "capital of France" it was trained on ("earth's" -> "earth",
+#             "what's" -> "what"); qa-train's default (QUALITY.md).
+TOKENIZERS = ("notebook", "words", "english")
 _WORD_RE = re.compile(r"[^\W_]+")
 _APOSTROPHES = str.maketrans("", "", "'\u2019\u2018`")
+_POSSESSIVE_RE = re.compile(r"(?<=[^\W_])['\u2019]s\b")  # after casefold: "earth's" -> "earth"
 # The "words" rule for ASCII-only text in one C call: NFKC and casefold leave ASCII as lower(), and
 # [^\W_] matches exactly [A-Za-z0-9] there. Same tokens as the general path (tested), ~4× faster.
 _ASCII_WORDS = str.maketrans({
@@ -52,9 +56,12 @@ class Tokenizer:
             raise TypeError(f"expected a question as str, got {type(text).__name__}")
         if self.kind == "notebook":
             return text.lower().replace("?", "").replace("'", "").split()
+        english = self.kind == "english"
         if text.isascii():
+            if english and "'" in text:
+                text = _POSSESSIVE_RE.sub("", text.lower())
             return text.translate(_ASCII_WORDS).split()
-        return _unicode_words(text)
+        return _unicode_words(text, english)
 
     def to_json(self) -> dict:
         return {"kind": self.kind}
@@ -146,9 +153,12 @@ class Vocabulary:
         return cls(tuple(tokens), tuple(answers), tokenizer)
 
 
-def _unicode_words(text: str) -> list[str]:
-    """The "words" rule for any text (the definition the ASCII fast path must match)."""
-    return _WORD_RE.findall(unicodedata.normalize("NFKC", text).casefold().translate(_APOSTROPHES))
+def _unicode_words(text: str, english: bool = False) -> list[str]:
+    """The "words" (or "english") rule for any text: the definition the ASCII fast path must match."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    if english:
+        text = _POSSESSIVE_RE.sub("", text)
+    return _WORD_RE.findall(text.translate(_APOSTROPHES))
 
 
 def _all_str(items: object) -> bool:

@@ -26,6 +26,22 @@ def test_words_tokenizer_normalises_unicode_punctuation_and_possessives():
 def test_words_ascii_fast_path_gives_the_unicode_rules_tokens(text):
     assert text.isascii()
     assert Tokenizer("words")(text) == _unicode_words(text)
+    assert Tokenizer("english")(text) == _unicode_words(text, english=True)
+
+
+@given(st.lists(st.sampled_from(["what", "WHAT", "'s", "'S", "s", "'", "`", " ", "earth", "’s", "é", "?"]),
+                max_size=12).map("".join))
+def test_english_fast_path_on_apostrophe_heavy_text(text):
+    assert Tokenizer("english")(text) == _unicode_words(text, english=True)
+
+
+def test_english_tokenizer_drops_possessive_s():
+    tok = Tokenizer("english")
+    assert tok("France's capital city is what?") == ["france", "capital", "city", "is", "what"]
+    assert tok("WHAT'S the Earth’s biggest ocean") == ["what", "the", "earth", "biggest", "ocean"]
+    assert tok("the dogs' bones, 's and it's") == ["the", "dogs", "bones", "s", "and", "it"]
+    assert tok("don't say O'Neill") == ["dont", "say", "oneill"]  # only 's is special
+    assert Tokenizer("words")("France's") == ["frances"]  # the older rule, kept for its bundles
 
 
 def test_words_fast_path_edge_characters():
