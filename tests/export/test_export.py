@@ -87,7 +87,7 @@ def test_bundle_holds_the_four_files_and_true_hashes(bundles):
 def test_vocab_json_lets_another_language_reproduce_ids(bundles):
     vocab = json.loads((bundles["rnn"].bundle_dir / "vocab.json").read_text())
     assert vocab["tokens"][:2] == ["<PAD>", "<UNK>"] and (vocab["pad_id"], vocab["unk_id"]) == (0, 1)
-    assert vocab["tokenizer"] == {"kind": "words"} and len(vocab["answers"]) == NUM_ANSWERS
+    assert vocab["tokenizer"] == {"kind": "english"} and len(vocab["answers"]) == NUM_ANSWERS
     assert "Gabriel García Márquez" in vocab["answers"]
 
 

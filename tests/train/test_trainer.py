@@ -74,7 +74,8 @@ def test_is_flat():
 @pytest.mark.parametrize(
     "fields", [{"device": "tpu"}, {"epochs": 0}, {"lr": -1.0}, {"val_split": 1.0}, {"tokenizer": "x"},
                {"token_dropout": 1.0}, {"unk_rate": -0.1}, {"outliers": -1.0},
-               {"protect_subject": False, "masked_outliers": 0.5}]
+               {"protect_subject": False, "masked_outliers": 0.5},
+               {"clean_rows": -1.0}]
 )
 def test_invalid_train_config(fields):
     with pytest.raises(ConfigError):
@@ -106,3 +107,25 @@ def test_run_round_trip_loads_weights_only(seed_pairs, tmp_path, monkeypatch):
     ids, lengths = torch.tensor([[2, 3, 4]]), torch.tensor([3])
     torch.testing.assert_close(loaded.model(ids, lengths), result.model(ids, lengths))
     assert loaded.vocab == result.vocab
+
+
+@pytest.mark.parametrize("clean_rows", [0.0, 1.0])
+def test_clean_rows_add_each_batch_as_written(seed_pairs, monkeypatch, clean_rows):
+    """With clean_rows, every batch is also seen exactly as written, besides its noisy copy."""
+    from rnnqa.train.model import QAClassifier
+
+    seen, real = [], QAClassifier.forward
+
+    def recording(self, ids, lengths):
+        if self.training:
+            seen.append([tuple(ids[i, : lengths[i]].tolist()) for i in range(len(lengths))])
+        return real(self, ids, lengths)
+
+    monkeypatch.setattr(QAClassifier, "forward", recording)
+    cfg = TrainConfig(device="cpu", epochs=1, batch_size=8, token_dropout=0.5, unk_rate=0.5, outliers=0.0,
+                      masked_outliers=0.0, clean_rows=clean_rows)
+    result = train(seed_pairs, SMALL, cfg)
+    questions = {tuple(result.vocab.encode(q, 32)) for q in seed_pairs.questions}
+    exact_batches = [rows for rows in seen if set(rows) <= questions]
+    assert len(seen) == (2 if clean_rows else 1) * -(-len(seed_pairs) // 8)
+    assert len(exact_batches) == (-(-len(seed_pairs) // 8) if clean_rows else 0)
