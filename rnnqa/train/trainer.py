@@ -197,7 +197,12 @@ def train(
 
 
 def _train_epoch(model, data: EncodedQA, subject, lengths_cpu, cfg: TrainConfig, optimiser, loss_fn, shuffle) -> None:
-    """One pass over ``data`` in shuffled, augmented batches."""
+    """One pass over ``data`` in shuffled, augmented batches.
+
+    Each step stacks every kind of row — noisy questions, the questions as written, random-word rows,
+    subject-masked rows — into one forward pass (all share the batch's width), then weighs each
+    slice's loss: one large RNN call instead of four small ones (BENCHMARKS.md).
+    """
     model.train()
     device = data.labels.device
     order = torch.randperm(len(data), generator=shuffle)
@@ -205,28 +210,30 @@ def _train_epoch(model, data: EncodedQA, subject, lengths_cpu, cfg: TrainConfig,
         idx = order[begin : begin + cfg.batch_size]
         width = int(lengths_cpu[idx].max())
         idx = idx.to(device, non_blocking=True)
+        clean_ids, clean_lengths, labels = data.input_ids[idx, :width], data.lengths[idx], data.labels[idx]
         protect = None if subject is None else subject[idx, :width]
-        ids, lengths = augment_batch(data.input_ids[idx, :width], data.lengths[idx], shuffle,
-                                     token_dropout=cfg.token_dropout, unk_rate=cfg.unk_rate,
-                                     shuffle_window=cfg.shuffle_window, protect=protect)
-        loss = loss_fn(model(ids, lengths), data.labels[idx])
+        ids, lengths = augment_batch(clean_ids, clean_lengths, shuffle, token_dropout=cfg.token_dropout,
+                                     unk_rate=cfg.unk_rate, shuffle_window=cfg.shuffle_window, protect=protect)
+        rows = [(ids, lengths, 1.0, labels)]  # (ids, lengths, weight, labels or None for uniform)
         if cfg.clean_rows > 0:
-            loss = loss + cfg.clean_rows * loss_fn(model(data.input_ids[idx, :width], data.lengths[idx]), data.labels[idx])
+            rows.append((clean_ids, clean_lengths, cfg.clean_rows, labels))
         n_out = round(cfg.outliers * len(idx))
         if n_out:
             out_ids, out_lengths = outlier_batch(n_out, width, model.config.vocab_size, shuffle, device)
-            loss = loss + cfg.outliers * _uniform_loss(model, out_ids, out_lengths)
+            rows.append((out_ids, out_lengths, cfg.outliers, None))
         if cfg.masked_outliers > 0:  # TrainConfig guarantees protect_subject, so `protect` is set
-            masked = torch.where(protect, UNK_ID, data.input_ids[idx, :width])
-            loss = loss + cfg.masked_outliers * _uniform_loss(model, masked, data.lengths[idx])
+            rows.append((torch.where(protect, UNK_ID, clean_ids), clean_lengths, cfg.masked_outliers, None))
+        logits = model(torch.cat([r[0] for r in rows]), torch.cat([r[1] for r in rows]))
+        loss, start = 0.0, 0
+        for part_ids, _, weight, part_labels in rows:
+            part = logits[start : start + len(part_ids)]
+            start += len(part_ids)
+            # towards uniform: cross-entropy to "none of the answers in particular"
+            term = -torch.log_softmax(part, dim=1).mean() if part_labels is None else loss_fn(part, part_labels)
+            loss = loss + weight * term
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
-
-
-def _uniform_loss(model: QAClassifier, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy to the uniform distribution: "none of the answers in particular"."""
-    return -torch.log_softmax(model(ids, lengths), dim=1).mean()
 
 
 @torch.no_grad()
