@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rnnqa.bundle_format import ANSWER_INDEX, CONFIDENCE
 from rnnqa.data.padding import pad_rows
 from rnnqa.data.table import default_dataset_path, load_qa_csv
 from rnnqa.export.bundle import export_bundle
@@ -36,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED_CSV = ROOT.parent / "shared" / "seed" / "100_Unique_QA_Dataset.csv"
 BIN = Path(sys.executable).parent
 # What QAModel.answer reads from the graph; every bare onnxruntime baseline fetches the same outputs.
-DECODED = ["answer_index", "confidence"]
+DECODED = [ANSWER_INDEX, CONFIDENCE]
 
 
 def interleaved(contenders: dict[str, Callable[[], object]], calls: int, repeats: int) -> dict[str, float]:

@@ -3,7 +3,7 @@
 Inputs are chosen at sizes *other* than the tracing example (batch 2, length 4): batch 1, odd
 batches, long and short rows mixed in one padded batch, random ids, and the training questions.
 Checks run in order — output names, shapes, values, argmax, and the ONNX graph's own decoding
-(``answer_index``, ``confidence``) — and every failure is collected before one :class:`ParityError`
+(``probabilities``, ``answer_index``, ``confidence``) — and every failure is collected before one :class:`ParityError`
 lists them all. Values: softmax probabilities within ``atol``; logits within
 ``atol × max(1, largest |logit| of the row)``, because float32 rounding in a recurrent kernel grows
 with the scale of the activations (an LSTM's logits of ±10 after 32 steps differ by ~1e-5 between
@@ -79,7 +79,7 @@ def parity_batches(vocab: Vocabulary, questions: Sequence[str], max_len: int, se
 
 
 def eager_runner(model: QAClassifier) -> Runner:
-    def run(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    def run(ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray]:
         with torch.no_grad():
             return (model.eval()(torch.from_numpy(ids), torch.from_numpy(lengths)).numpy(),)
 
@@ -89,7 +89,7 @@ def eager_runner(model: QAClassifier) -> Runner:
 def torchscript_runner(path: Path) -> Runner:
     scripted = torch.jit.load(str(path), map_location="cpu")
 
-    def run(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    def run(ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray]:
         with torch.no_grad():
             return (scripted(torch.from_numpy(ids), torch.from_numpy(lengths)).numpy(),)
 

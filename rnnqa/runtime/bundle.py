@@ -14,14 +14,15 @@ from rnnqa.bundle_format import (
     INPUT_NAMES,
     MANIFEST_FILE,
     ONNX_FILE,
-    OUTPUT_NAMES,
     VOCAB_FILE,
+    graph_contract,
 )
 from rnnqa.data.text import Vocabulary
 from rnnqa.errors import BundleError, ConfigError
 from rnnqa.runtime.onnx_inspect import ProtobufError, inspect_onnx
 
 _INT64, _FLOAT = 7, 1  # ONNX TensorProto element types
+_ELEM_TYPES = {"int64": _INT64, "float32": _FLOAT}
 MAX_FILE_BYTES = 512 * 1024 * 1024  # refuse absurd files before reading them
 
 
@@ -128,8 +129,7 @@ def _check_agreement(manifest: dict, vocab: Vocabulary, onnx_bytes: bytes) -> No
     if inputs != [(INPUT_NAMES[0], _INT64), (INPUT_NAMES[1], _INT64)]:
         raise BundleError(ONNX_FILE, f"graph inputs are {inputs}, expected int64 {', '.join(INPUT_NAMES)}")
     answers = len(vocab.answers)
-    expected = list(zip(OUTPUT_NAMES, (_FLOAT, _FLOAT, _INT64, _FLOAT), (["batch", answers], ["batch", answers],
-                                                                        ["batch"], ["batch"])))
+    expected = [(o["name"], _ELEM_TYPES[o["dtype"]], o["shape"]) for o in graph_contract(answers)["outputs"]]
     if graph.outputs != expected:
         raise BundleError(ONNX_FILE, f"graph outputs are {graph.outputs}, expected {expected} "
                                      f"({answers} answers, to match {VOCAB_FILE})")
