@@ -11,7 +11,7 @@ import click
 
 from rnnqa.cli_common import report_errors
 from rnnqa.data.text import TOKENIZERS
-from rnnqa.train.model import CELLS, ModelConfig
+from rnnqa.train.model import CELLS, READOUTS, ModelConfig
 from rnnqa.train.trainer import TrainConfig
 
 DEFAULT_RUN_DIR = Path("artifacts/run")
@@ -30,6 +30,8 @@ _MODEL = {f.name: f.default for f in dataclasses.fields(ModelConfig)}  # the def
 @click.option("--ood", "ood_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Out-of-domain questions, one per line: report how many get \"I don't know\".")
 @click.option("--cell", default=_MODEL["cell"], type=click.Choice(list(CELLS)), help="Recurrent cell.")
+@click.option("--readout", default=_MODEL["readout"], type=click.Choice(list(READOUTS)),
+              help="What the output layer reads: the max over every token's state, or the last state.")
 @click.option("--embed-dim", default=_MODEL["embed_dim"], type=int)
 @click.option("--hidden-dim", default=_MODEL["hidden_dim"], type=int)
 @click.option("--layers", default=_MODEL["layers"], type=int)
@@ -55,7 +57,7 @@ _MODEL = {f.name: f.default for f in dataclasses.fields(ModelConfig)}  # the def
 @click.option("--early-stop", is_flag=True, help="Stop once train accuracy is 1.0 and the loss is flat.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @report_errors
-def main(csv_path, out_dir, val_csv, val_split, ood_path, cell, embed_dim, hidden_dim, layers, dropout, max_len,
+def main(csv_path, out_dir, val_csv, val_split, ood_path, cell, readout, embed_dim, hidden_dim, layers, dropout, max_len,
          tokenizer, epochs, batch_size, lr, weight_decay, label_smoothing, token_dropout, unk_rate, shuffle_window,
          outliers, masked_outliers, clean_rows, no_augment, seed, device, early_stop,
          quiet) -> None:
@@ -78,7 +80,7 @@ def main(csv_path, out_dir, val_csv, val_split, ood_path, cell, embed_dim, hidde
                          clean_rows=clean_rows)
     if no_augment:
         config = config.without_augmentation()
-    model_config = dict(cell=cell, embed_dim=embed_dim, hidden_dim=hidden_dim, layers=layers,
+    model_config = dict(cell=cell, readout=readout, embed_dim=embed_dim, hidden_dim=hidden_dim, layers=layers,
                         dropout=dropout, max_len=max_len)
     csv_path = csv_path or default_dataset_path()
     pairs = load_qa_csv(csv_path, Tokenizer(tokenizer))

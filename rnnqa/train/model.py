@@ -1,4 +1,4 @@
-"""The answer classifier: Embedding → RNN | GRU | LSTM → Linear, built from one config dataclass."""
+"""The answer classifier: Embedding → RNN | GRU | LSTM → max or last state → Linear, built from one config dataclass."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from torch import nn
 from rnnqa.errors import ConfigError
 
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+READOUTS = ("max", "last")
 
 
 @dataclass(frozen=True)
@@ -26,10 +27,14 @@ class ModelConfig:
     dropout: float = 0.0  # dropout between stacked layers and before the output layer (training only)
     max_len: int = 32  # questions are cut to this many tokens, in training and at inference
     pad_id: int = 0  # id used for right padding; its embedding is kept at zero
+    readout: str = "max"  # what the output layer reads: "max" over the states at every token (generalises
+    # best, QUALITY.md), or the "last" state (the notebook's, and every run saved before this field existed)
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
             raise ConfigError(f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
+        if self.readout not in READOUTS:
+            raise ConfigError(f"readout must be one of {', '.join(READOUTS)}, got {self.readout!r}")
         for name in ("vocab_size", "num_answers", "embed_dim", "hidden_dim", "layers", "max_len"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -46,6 +51,7 @@ class ModelConfig:
         unknown = set(data) - names
         if unknown:
             raise ConfigError(f"unknown model config field(s): {', '.join(sorted(unknown))}")
+        data = {"readout": "last", **data}  # runs saved before the field existed read the last state
         try:
             return cls(**data)
         except TypeError as exc:
@@ -68,15 +74,25 @@ class QAClassifier(nn.Module):
         )
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_dim, config.num_answers)
+        self.max_readout = config.readout == "max"  # a plain bool: TorchScript cannot read the dataclass
 
     def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``input_ids`` (B, T) int64 right-padded, ``lengths`` (B,) int64 → logits (B, A).
 
-        The state is read at position ``length - 1``: the RNN runs left to right, so the padding
-        after a row's last token cannot change its logits. No packed sequences: they export badly.
+        The RNN runs left to right, so the padding after a row's last token cannot change the
+        states up to it; both read-outs look at those states only. No packed sequences: they
+        export badly.
         """
         states, _ = self.rnn(self.embedding(input_ids))  # (B, T, H)
         batch, width = input_ids.shape
+        if self.max_readout:
+            # Each feature's largest value over the question's tokens: a word counts wherever it
+            # stands, so "France's capital is?" reads like "What is the capital of France?"
+            # (QUALITY.md). Every cell's output lies in (-1, 1), so a padding position filled
+            # with -1 never wins, and a row of length 0 stays finite.
+            padding = torch.arange(width, device=input_ids.device)[None, :] >= lengths[:, None]  # (B, T)
+            pooled = states.masked_fill(padding[:, :, None], -1.0).amax(dim=1)  # (B, H)
+            return self.head(self.dropout(pooled))
         # Flat index of each row's last token in (B*T, H): one Gather in ONNX, the fewest nodes of
         # the read-outs we measured (see BENCHMARKS.md), and no size-1 squeeze to freeze.
         rows = torch.arange(batch, device=input_ids.device) * width + (lengths - 1).clamp(min=0)  # (B,)

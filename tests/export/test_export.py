@@ -21,10 +21,15 @@ from rnnqa.train.run import load_run
 NUM_ANSWERS = len(set(load_qa_csv(default_dataset_path()).answers))
 
 
+# every cell with the default (max) read-out, and the last-state read-out of runs saved before it
+MODELS = {**{cell: dict(cell=cell, layers=2 if cell == "lstm" else 1) for cell in CELLS},
+          "gru-last": dict(cell="gru", readout="last")}
+
+
 @pytest.fixture(scope="module")
 def bundles(make_run, tmp_path_factory):
     out = tmp_path_factory.mktemp("bundles")
-    return {cell: export_bundle(make_run(cell, layers=2 if cell == "lstm" else 1), out / cell) for cell in CELLS}
+    return {name: export_bundle(make_run(**model), out / name) for name, model in MODELS.items()}
 
 
 def mixed_batch(rng, vocab_size, batch, max_len):
@@ -35,11 +40,12 @@ def mixed_batch(rng, vocab_size, batch, max_len):
     return ids, lengths.astype(np.int64)
 
 
-@pytest.mark.parametrize("cell", list(CELLS))
-def test_independent_check_torchscript_and_onnx_agree_at_other_shapes(bundles, make_run, cell):
+@pytest.mark.parametrize("name", list(MODELS))
+def test_independent_check_torchscript_and_onnx_agree_at_other_shapes(bundles, make_run, name):
     """Not using validate_parity: load both files as a user would and compare to the eager model."""
-    result = bundles[cell]
-    eager = load_run(make_run(cell, layers=2 if cell == "lstm" else 1)).model
+    result = bundles[name]
+    eager = load_run(make_run(**MODELS[name])).model
+    assert eager.config.readout == MODELS[name].get("readout", "max")
     scripted = torch.jit.load(str(result.bundle_dir / "model.torchscript.pt"))
     session = ort.InferenceSession(str(result.bundle_dir / "model.onnx"), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(7)
