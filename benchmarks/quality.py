@@ -27,12 +27,13 @@ DATASETS = {
 }
 OOD = ROOT / "quality" / "ood_questions.txt"
 
-PLAIN = dict(token_dropout=0.0, unk_rate=0.0, shuffle_window=0.0, outliers=0.0, masked_outliers=0.0,
+PLAIN = dict(token_dropout=0.0, unk_rate=0.0, shuffle_window=0.0, outliers=0.0, masked_outliers=0.0, masked_words=0.0,
              protect_subject=False, tokenizer="words", clean_rows=0.0)
 AUG = dict(PLAIN, token_dropout=0.25, unk_rate=0.15, shuffle_window=2.0)
-BEFORE = dict(tokenizer="words", clean_rows=0.0)  # the 2026-11-24 defaults, the base of the ablations below
+BEFORE = dict(tokenizer="words", clean_rows=0.0, masked_words=0.0)  # the 2026-11-24 defaults, base of the ablations
+NO_WORDS = dict(masked_words=0.0)  # every setting before 2026-11-25's word-masked rows
 LAST = {"readout": "last"}  # every model before 2026-11-25's max read-out
-VARIANTS = {  # each of the first nine adds one thing to the one before; TrainConfig() is qa-train's default
+VARIANTS = {  # each of the first ten adds one thing to the one before; TrainConfig() is qa-train's default
     "notebook recipe (RNN, notebook tokenizer, batch 1, 20 epochs, lr 1e-3)":
         ({"cell": "rnn", **LAST}, dict(PLAIN, tokenizer="notebook", epochs=20, batch_size=1, lr=1e-3)),
     "batched RNN, batch 16, lr 1e-2, early stop (first qa-train)":
@@ -41,13 +42,16 @@ VARIANTS = {  # each of the first nine adds one thing to the one before; TrainCo
     "+ token dropout, <UNK>, word-order noise": ({"cell": "gru", **LAST}, dict(AUG)),
     "+ random-word outliers": ({"cell": "gru", **LAST}, dict(AUG, outliers=1.0)),
     "+ protected subject, masked outliers (2026-11-24 defaults)": (LAST, BEFORE),
-    "+ english tokenizer (possessive 's dropped)": (LAST, dict(clean_rows=0.0)),
-    "+ clean rows (2026-11-25 defaults)": (LAST, {}),
-    "+ max read-out (= qa-train defaults)": ({}, {}),
+    "+ english tokenizer (possessive 's dropped)": (LAST, dict(NO_WORDS, clean_rows=0.0)),
+    "+ clean rows (2026-11-25 defaults)": (LAST, NO_WORDS),
+    "+ max read-out": ({}, NO_WORDS),
+    "+ masked content words (= qa-train defaults)": ({}, {}),
     "2026-11-24 defaults, RNN cell": ({"cell": "rnn", **LAST}, BEFORE),
     "2026-11-24 defaults, LSTM cell": ({"cell": "lstm", **LAST}, BEFORE),
     "2026-11-24 defaults + label smoothing 0.1": (LAST, dict(BEFORE, label_smoothing=0.1)),
     "2026-11-24 defaults + early stop": (LAST, dict(BEFORE, early_stop=True)),
+    "max read-out, RNN cell": ({"cell": "rnn"}, NO_WORDS),
+    "max read-out, LSTM cell": ({"cell": "lstm"}, NO_WORDS),
     "defaults, RNN cell": ({"cell": "rnn"}, {}),
     "defaults, LSTM cell": ({"cell": "lstm"}, {}),
 }

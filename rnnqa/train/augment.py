@@ -2,7 +2,8 @@
 
 Reworded questions drop words, add words we never saw and change word order; these transforms show
 the model such variants of every training question. Outlier rows teach it to be unsure of
-questions made of unrelated words.
+questions made of unrelated words, or of a known question with one of its words replaced by one
+it never saw ("what is the boiling point of <UNK>").
 """
 
 from __future__ import annotations
@@ -70,15 +71,46 @@ def _rand(rows: int, cols: int, generator: torch.Generator, device: torch.device
     return torch.rand((rows, cols), generator=generator).to(device)
 
 
-def distinctive_tokens(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Bool (N, T): each row's rarest tokens — those in the fewest of the N questions — which are
-    what tells a question apart from the others (its subject: "france", "mona lisa")."""
+def _document_frequency(ids: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """(V,) in how many rows each token occurs, for right-padded ``ids`` with ``valid`` positions."""
     batch, width = ids.shape
-    pos = torch.arange(width, device=ids.device).expand(batch, width)
-    valid = pos < lengths[:, None]
     vocab = int(ids.max()) + 1
     rows = torch.arange(batch, device=ids.device)[:, None].expand(batch, width)
     pairs = torch.unique((rows * vocab + ids)[valid])  # each (question, token) once: O(N·T) memory
-    df = torch.bincount(pairs % vocab, minlength=vocab)  # in how many questions each token occurs
+    return torch.bincount(pairs % vocab, minlength=vocab)
+
+
+def _valid(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    return torch.arange(ids.shape[1], device=ids.device)[None, :] < lengths[:, None]
+
+
+def distinctive_tokens(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Bool (N, T): each row's rarest tokens — those in the fewest of the N questions — which are
+    what tells a question apart from the others (its subject: "france", "mona lisa")."""
+    valid = _valid(ids, lengths)
+    df = _document_frequency(ids, valid)
     token_df = torch.where(valid, df[ids], torch.iinfo(torch.int64).max)
     return valid & (token_df == token_df.min(dim=1, keepdim=True).values)
+
+
+def content_tokens(ids: torch.Tensor, lengths: torch.Tensor, max_share: float) -> torch.Tensor:
+    """Bool (N, T): each row's known words that occur in fewer than ``max_share`` of the N
+    questions — its content words ("boiling", "point", "water"), not "what", "is", "the"."""
+    valid = _valid(ids, lengths)
+    df = _document_frequency(ids, valid)
+    return valid & (ids != UNK_ID) & (df[ids] < max_share * len(ids))
+
+
+def mask_one_word(
+    ids: torch.Tensor, candidates: torch.Tensor, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Replace one random ``candidates`` position per row by ``<UNK>``.
+
+    Returns:
+        The masked rows (B, T) and a bool (B,) of the rows that had a candidate (the others are
+        returned unchanged and should not be used).
+    """
+    score = torch.where(candidates, _rand(*ids.shape, generator, ids.device), -1.0)
+    pos = torch.arange(ids.shape[1], device=ids.device)[None, :]
+    pick = candidates & (pos == score.argmax(dim=1, keepdim=True))  # exactly one per row with a candidate
+    return torch.where(pick, UNK_ID, ids), candidates.any(dim=1)

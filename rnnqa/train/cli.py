@@ -49,6 +49,8 @@ _MODEL = {f.name: f.default for f in dataclasses.fields(ModelConfig)}  # the def
 @click.option("--outliers", default=_DEFAULTS.outliers, type=float, help="Random-word rows per row, towards uniform.")
 @click.option("--masked-outliers", default=_DEFAULTS.masked_outliers, type=float,
               help="Rows with their subject words as <UNK>, towards uniform.")
+@click.option("--masked-words", default=_DEFAULTS.masked_words, type=float,
+              help="Rows with one content word as <UNK>, towards uniform.")
 @click.option("--clean-rows", default=_DEFAULTS.clean_rows, type=float,
               help="Weight of the loss on each batch's questions as written, besides the noisy copies.")
 @click.option("--no-augment", is_flag=True, help="Plain training: no augmentation or outlier rows.")
@@ -59,7 +61,7 @@ _MODEL = {f.name: f.default for f in dataclasses.fields(ModelConfig)}  # the def
 @report_errors
 def main(csv_path, out_dir, val_csv, val_split, ood_path, cell, readout, embed_dim, hidden_dim, layers, dropout, max_len,
          tokenizer, epochs, batch_size, lr, weight_decay, label_smoothing, token_dropout, unk_rate, shuffle_window,
-         outliers, masked_outliers, clean_rows, no_augment, seed, device, early_stop,
+         outliers, masked_outliers, masked_words, clean_rows, no_augment, seed, device, early_stop,
          quiet) -> None:
     """Train on CSV (default: the dataset bundled with rnnqa) and write a run to --out.
 
@@ -77,7 +79,7 @@ def main(csv_path, out_dir, val_csv, val_split, ood_path, cell, readout, embed_d
                          device=device, val_split=val_split, early_stop=early_stop, tokenizer=tokenizer,
                          label_smoothing=label_smoothing, token_dropout=token_dropout, unk_rate=unk_rate,
                          shuffle_window=shuffle_window, outliers=outliers, masked_outliers=masked_outliers,
-                         clean_rows=clean_rows)
+                         masked_words=masked_words, clean_rows=clean_rows)
     if no_augment:
         config = config.without_augmentation()
     model_config = dict(cell=cell, readout=readout, embed_dim=embed_dim, hidden_dim=hidden_dim, layers=layers,

@@ -15,7 +15,7 @@ from rnnqa.data.table import QAPairs
 from rnnqa.data.tensors import EncodedQA, encode_pairs
 from rnnqa.data.text import UNK_ID, Tokenizer, Vocabulary
 from rnnqa.errors import ConfigError
-from rnnqa.train.augment import augment_batch, distinctive_tokens, outlier_batch
+from rnnqa.train.augment import augment_batch, content_tokens, distinctive_tokens, mask_one_word, outlier_batch
 from rnnqa.train.model import ModelConfig, QAClassifier
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -43,6 +43,8 @@ class TrainConfig:
     shuffle_window: float = 2.0  # augmentation: tokens move by up to about this many positions
     outliers: float = 1.0  # random-word rows per training row, trained towards a uniform answer
     masked_outliers: float = 1.0  # training rows with their subject words as <UNK>, towards uniform
+    masked_words: float = 0.1  # training rows with one random content word as <UNK>, towards uniform
+    content_share: float = 0.1  # "content word": in fewer than this share of the training questions
     clean_rows: float = 1.0  # weight of the loss on each batch's questions as written, besides the noisy
     # copies: keeps every training question answered (without it 3 of 24 measured runs missed one)
     protect_subject: bool = True  # never drop/<UNK> a question's rarest words (its subject) in augmentation
@@ -62,8 +64,10 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
         if self.masked_outliers > 0 and not self.protect_subject:
             raise ConfigError("masked_outliers needs protect_subject (it masks the protected subject words)")
-        if min(self.shuffle_window, self.outliers, self.masked_outliers, self.clean_rows) < 0:
-            raise ConfigError("shuffle_window, outliers, masked_outliers and clean_rows must be ≥ 0")
+        if min(self.shuffle_window, self.outliers, self.masked_outliers, self.masked_words, self.clean_rows) < 0:
+            raise ConfigError("shuffle_window, outliers, masked_outliers, masked_words and clean_rows must be ≥ 0")
+        if not 0.0 < self.content_share <= 1.0:
+            raise ConfigError(f"content_share must be in (0, 1], got {self.content_share!r}")
         Tokenizer(self.tokenizer)
 
     def to_json(self) -> dict:
@@ -72,7 +76,7 @@ class TrainConfig:
     def without_augmentation(self) -> TrainConfig:
         """The same settings with every augmentation and outlier term off."""
         return dataclasses.replace(self, token_dropout=0.0, unk_rate=0.0, shuffle_window=0.0, outliers=0.0,
-                                   masked_outliers=0.0, clean_rows=0.0,
+                                   masked_outliers=0.0, masked_words=0.0, clean_rows=0.0,
                                    protect_subject=False, label_smoothing=0.0)
 
 
@@ -179,9 +183,10 @@ def train(
     lengths_cpu = data.lengths  # batch widths are read on the CPU: no device sync per batch
     data = data.to(device)
     subject = distinctive_tokens(data.input_ids, data.lengths) if cfg.protect_subject else None
+    content = content_tokens(data.input_ids, data.lengths, cfg.content_share) if cfg.masked_words > 0 else None
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
-        _train_epoch(model, data, subject, lengths_cpu, cfg, optimiser, loss_fn, shuffle)
+        _train_epoch(model, data, subject, content, lengths_cpu, cfg, optimiser, loss_fn, shuffle)
         loss, accuracy = evaluate(model, data, plain_loss)
         val_loss, val_acc = (None, None) if val is None else evaluate(model, val, plain_loss)
         metrics = EpochMetrics(epoch, loss, accuracy, val_loss, val_acc, time.perf_counter() - start)
@@ -196,11 +201,12 @@ def train(
     return TrainResult(model, vocab, mcfg, cfg, history, device.type, stopped_early)
 
 
-def _train_epoch(model, data: EncodedQA, subject, lengths_cpu, cfg: TrainConfig, optimiser, loss_fn, shuffle) -> None:
+def _train_epoch(model, data: EncodedQA, subject, content, lengths_cpu, cfg: TrainConfig, optimiser, loss_fn,
+                 shuffle) -> None:
     """One pass over ``data`` in shuffled, augmented batches.
 
     Each step stacks every kind of row — noisy questions, the questions as written, random-word rows,
-    subject-masked rows — into one forward pass (all share the batch's width), then weighs each
+    subject-masked rows, word-masked rows — into one forward pass (all share the batch's width), then weighs each
     slice's loss: one large RNN call instead of four small ones (BENCHMARKS.md).
     """
     model.train()
@@ -214,22 +220,29 @@ def _train_epoch(model, data: EncodedQA, subject, lengths_cpu, cfg: TrainConfig,
         protect = None if subject is None else subject[idx, :width]
         ids, lengths = augment_batch(clean_ids, clean_lengths, shuffle, token_dropout=cfg.token_dropout,
                                      unk_rate=cfg.unk_rate, shuffle_window=cfg.shuffle_window, protect=protect)
-        rows = [(ids, lengths, 1.0, labels)]  # (ids, lengths, weight, labels or None for uniform)
+        # (ids, lengths, weight, labels or None for uniform, the rows counted or None for all)
+        rows = [(ids, lengths, 1.0, labels, None)]
         if cfg.clean_rows > 0:
-            rows.append((clean_ids, clean_lengths, cfg.clean_rows, labels))
+            rows.append((clean_ids, clean_lengths, cfg.clean_rows, labels, None))
         n_out = round(cfg.outliers * len(idx))
         if n_out:
             out_ids, out_lengths = outlier_batch(n_out, width, model.config.vocab_size, shuffle, device)
-            rows.append((out_ids, out_lengths, cfg.outliers, None))
+            rows.append((out_ids, out_lengths, cfg.outliers, None, None))
         if cfg.masked_outliers > 0:  # TrainConfig guarantees protect_subject, so `protect` is set
-            rows.append((torch.where(protect, UNK_ID, clean_ids), clean_lengths, cfg.masked_outliers, None))
+            rows.append((torch.where(protect, UNK_ID, clean_ids), clean_lengths, cfg.masked_outliers, None, None))
+        if content is not None:  # a known question with one of its words unknown is another question
+            masked, has = mask_one_word(clean_ids, content[idx, :width], shuffle)
+            rows.append((masked, clean_lengths, cfg.masked_words, None, has))  # no device sync to drop rows
         logits = model(torch.cat([r[0] for r in rows]), torch.cat([r[1] for r in rows]))
         loss, start = 0.0, 0
-        for part_ids, _, weight, part_labels in rows:
+        for part_ids, _, weight, part_labels, counted in rows:
             part = logits[start : start + len(part_ids)]
             start += len(part_ids)
-            # towards uniform: cross-entropy to "none of the answers in particular"
-            term = -torch.log_softmax(part, dim=1).mean() if part_labels is None else loss_fn(part, part_labels)
+            if part_labels is not None:
+                term = loss_fn(part, part_labels)
+            else:  # towards uniform: cross-entropy to "none of the answers in particular"
+                per_row = -torch.log_softmax(part, dim=1).mean(dim=1)
+                term = per_row.mean() if counted is None else (per_row * counted).sum() / counted.sum().clamp(min=1)
             loss = loss + weight * term
         optimiser.zero_grad(set_to_none=True)
         loss.backward()

@@ -1,6 +1,6 @@
 import torch
 
-from rnnqa.train.augment import augment_batch, distinctive_tokens, outlier_batch
+from rnnqa.train.augment import augment_batch, content_tokens, distinctive_tokens, mask_one_word, outlier_batch
 
 IDS = torch.tensor([[5, 6, 7, 8, 0, 0], [9, 10, 0, 0, 0, 0], [11, 12, 13, 14, 15, 16]])
 LENGTHS = torch.tensor([4, 2, 6])
@@ -56,3 +56,25 @@ def test_outlier_rows_are_padded_random_words():
     assert ids.shape == (50, 7) and lengths.min() >= 1 and lengths.max() <= 7
     pos = torch.arange(7)
     assert (ids[pos < lengths[:, None]] >= 1).all() and (ids[pos >= lengths[:, None]] == 0).all()
+
+
+def test_content_tokens_are_the_known_words_in_few_questions():
+    # token 2 ("what") is in every question, 3 in two of four, 1 is <UNK>
+    ids = torch.tensor([[2, 3, 4, 0], [2, 3, 5, 6], [2, 7, 1, 0], [2, 8, 0, 0]])
+    lengths = torch.tensor([3, 4, 3, 2])
+    assert content_tokens(ids, lengths, 0.5).tolist() == [
+        [False, False, True, False], [False, False, True, True], [False, True, False, False], [False, True, False, False]]
+    assert content_tokens(ids, lengths, 0.6)[:2, 1].all()  # 3 is in 2/4 < 0.6 of the questions
+
+
+def test_mask_one_word_masks_exactly_one_candidate_per_row():
+    candidates = torch.tensor([[False, True, True, False, False, False], [False] * 6, [True] * 6])
+    seen = set()
+    for seed in range(30):
+        masked, has = mask_one_word(IDS, candidates, gen(seed))
+        assert has.tolist() == [True, False, True]
+        changed = masked != IDS
+        assert changed.sum(1).tolist() == [1, 0, 1] and (masked[changed] == 1).all()
+        assert not (changed & ~candidates).any()
+        seen.add(int(changed[0].nonzero()))
+    assert seen == {1, 2}  # either candidate of row 0, at random

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from rnnqa.data.table import load_qa_csv
+from rnnqa.data.text import UNK_ID
 from rnnqa.errors import ConfigError, DataError
 from rnnqa.train.model import CELLS
 from rnnqa.train.run import load_run, save_run
@@ -75,7 +76,7 @@ def test_is_flat():
     "fields", [{"device": "tpu"}, {"epochs": 0}, {"lr": -1.0}, {"val_split": 1.0}, {"tokenizer": "x"},
                {"token_dropout": 1.0}, {"unk_rate": -0.1}, {"outliers": -1.0},
                {"protect_subject": False, "masked_outliers": 0.5},
-               {"clean_rows": -1.0}]
+               {"clean_rows": -1.0}, {"masked_words": -0.1}, {"content_share": 0.0}, {"content_share": 1.5}]
 )
 def test_invalid_train_config(fields):
     with pytest.raises(ConfigError):
@@ -123,7 +124,7 @@ def test_clean_rows_add_each_batch_as_written(seed_pairs, monkeypatch, clean_row
 
     monkeypatch.setattr(QAClassifier, "forward", recording)
     cfg = TrainConfig(device="cpu", epochs=1, batch_size=8, token_dropout=0.5, unk_rate=0.5, outliers=0.0,
-                      masked_outliers=0.0, clean_rows=clean_rows)
+                      masked_outliers=0.0, masked_words=0.0, clean_rows=clean_rows)
     result = train(seed_pairs, SMALL, cfg)
     questions = [tuple(result.vocab.encode(q, 32)) for q in seed_pairs.questions]
     assert len(seen) == -(-len(seed_pairs) // 8)  # one forward pass per step, every kind of row stacked
@@ -132,3 +133,26 @@ def test_clean_rows_add_each_batch_as_written(seed_pairs, monkeypatch, clean_row
         assert sorted(row for rows in seen for row in rows[len(rows) // 2 :]) == sorted(questions)
     noisy = [row for rows in seen for row in (rows[: len(rows) // 2] if clean_rows else rows)]
     assert sum(row in questions for row in noisy) < len(noisy) // 2
+
+
+def test_word_masked_rows_are_each_question_with_one_content_word_unknown(seed_pairs, monkeypatch):
+    from rnnqa.train.model import QAClassifier
+
+    seen, real = [], QAClassifier.forward
+
+    def recording(self, ids, lengths):
+        if self.training:
+            seen.append([tuple(ids[i, : lengths[i]].tolist()) for i in range(len(lengths))])
+        return real(self, ids, lengths)
+
+    monkeypatch.setattr(QAClassifier, "forward", recording)
+    cfg = TrainConfig(device="cpu", epochs=1, batch_size=8, token_dropout=0.0, unk_rate=0.0, shuffle_window=0.0,
+                      outliers=0.0, masked_outliers=0.0, clean_rows=0.0, masked_words=1.0)
+    result = train(seed_pairs, SMALL, cfg)
+    questions = [tuple(result.vocab.encode(q, 32)) for q in seed_pairs.questions]
+    firsts = sorted(row for rows in seen for row in rows[: len(rows) // 2])
+    masked = [row for rows in seen for row in rows[len(rows) // 2 :]]
+    assert firsts == sorted(questions) and len(masked) == len(questions)
+    for row in masked:  # each is a training question with exactly one word replaced by <UNK>
+        twin = next(q for q in questions if len(q) == len(row) and sum(a != b for a, b in zip(q, row)) == 1)
+        assert [b for a, b in zip(twin, row) if a != b] == [UNK_ID]
