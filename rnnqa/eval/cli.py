@@ -22,11 +22,19 @@ BATCH = 256
 @click.option("--threshold", type=click.FloatRange(0, 1), help="Override the bundle's threshold.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a reliability diagram (PNG) of --csv.")
+@click.option("--sweep", is_flag=True, help="Score every threshold from 0.10 to 0.95, to choose one for qa-export.")
+@click.option("--target-rejection", type=click.FloatRange(0, 1),
+              help="With --sweep and --ood: suggest the threshold with the most correct and confident answers "
+                   "among those rejecting at least this share of the out-of-domain questions.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @report_errors
 def main(bundle_dir: Path, csv_path: Path | None, ood_path: Path | None, threshold: float | None,
-         plot_path: Path | None, as_json: bool) -> None:
-    """Score BUNDLE_DIR: accuracy, accuracy when confident, coverage, out-of-domain rejection."""
+         plot_path: Path | None, sweep: bool, target_rejection: float | None, as_json: bool) -> None:
+    """Score BUNDLE_DIR: accuracy, accuracy when confident, coverage, out-of-domain rejection.
+
+    With --sweep, at every threshold: the trade-off between answers and "I don't know", from which
+    `qa-export --threshold` sets the bundle's.
+    """
     import numpy as np
 
     from rnnqa.errors import ConfigError, DataError
@@ -36,6 +44,8 @@ def main(bundle_dir: Path, csv_path: Path | None, ood_path: Path | None, thresho
 
     if csv_path is None and ood_path is None:
         raise ConfigError("give --csv, --ood or both")
+    if target_rejection is not None and not (sweep and ood_path is not None):
+        raise ConfigError("--target-rejection needs --sweep and --ood")
     model = QAModel.load(bundle_dir, threshold=threshold)
     questions, labels = [], np.zeros(0, dtype=np.int64)
     if csv_path is not None:
@@ -54,7 +64,30 @@ def main(bundle_dir: Path, csv_path: Path | None, ood_path: Path | None, thresho
         from rnnqa.eval.plots import plot_reliability
 
         plot_reliability(reliability(probs, labels), plot_path, title=f"reliability: {csv_path.name}")
-    click.echo(json.dumps(report.to_json()) if as_json else report.summary())
+    if sweep:
+        _print_sweep(probs, labels, ood, target_rejection, as_json)
+    else:
+        click.echo(json.dumps(report.to_json()) if as_json else report.summary())
+
+
+def _print_sweep(probs, labels, ood, target_rejection, as_json) -> None:
+    from rnnqa.eval.metrics import pick_threshold, sweep
+
+    reports = sweep(probs, labels, ood)
+    pick = None if target_rejection is None else pick_threshold(reports, target_rejection)
+    if as_json:
+        click.echo(json.dumps({"thresholds": [r.to_json() for r in reports],
+                               "suggested_threshold": None if pick is None else pick.threshold}))
+        return
+    fmt = lambda v: "-" if v is None or v != v else f"{v:.3f}"  # noqa: E731 (nan and None: "-")
+    click.echo("threshold  coverage  correct&confident  accuracy-when-confident  ood-rejected")
+    for r in reports:
+        click.echo(f"{r.threshold:9.2f}  {fmt(r.coverage):>8}  {fmt(r.correct_and_confident):>17}  "
+                   f"{fmt(r.confident_accuracy):>23}  {fmt(r.rejection_rate):>12}")
+    if target_rejection is not None:
+        click.echo(f"no threshold up to {reports[-1].threshold:g} rejects {target_rejection:g} of the out-of-domain questions"
+                   if pick is None else
+                   f"suggested: qa-export --threshold {pick.threshold:g} ({pick.summary()})")
 
 
 def _probabilities(model, questions):

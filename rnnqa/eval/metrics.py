@@ -53,6 +53,26 @@ def quality(probs: np.ndarray, labels: np.ndarray, threshold: float, ood_probs: 
     )
 
 
+SWEEP_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(2, 20))  # 0.10 … 0.95
+
+
+def sweep(probs: np.ndarray, labels: np.ndarray, ood_probs: np.ndarray | None = None,
+          thresholds=SWEEP_THRESHOLDS) -> list[Quality]:
+    """:func:`quality` at each of ``thresholds``: the answers-versus-"I don't know" trade-off."""
+    return [quality(probs, labels, t, ood_probs) for t in thresholds]
+
+
+def pick_threshold(reports: list[Quality], min_rejection: float) -> Quality | None:
+    """The report with the most correct-and-confident answers (then the lowest threshold) among
+    those rejecting at least ``min_rejection`` of the out-of-domain questions; None when none does
+    (or no out-of-domain questions were scored)."""
+    ok = [r for r in reports if r.rejection_rate is not None and r.rejection_rate >= min_rejection]
+    if not ok:
+        return None
+    return max(ok, key=lambda r: (0.0 if np.isnan(r.correct_and_confident) else r.correct_and_confident,
+                                  -r.threshold))
+
+
 def _mean(values: np.ndarray) -> float:
     return float(values.mean()) if values.size else float("nan")
 

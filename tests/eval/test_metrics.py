@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from rnnqa.eval.cli import main
-from rnnqa.eval.metrics import quality, reliability
+from rnnqa.eval.metrics import SWEEP_THRESHOLDS, pick_threshold, quality, reliability, sweep
 
 PROBS = np.array([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7], [0.45, 0.55]])
 LABELS = np.array([0, 1, 1, 0])
@@ -51,3 +51,35 @@ def test_qa_eval_errors_are_one_line(make_bundle, write_csv):
     result = CliRunner().invoke(main, [bundle, "--csv", str(write_csv("question,answer\nq?,Atlantis\n"))])
     assert result.exit_code == 1 and "answer 'Atlantis' is not one the bundle knows" in result.output
     assert CliRunner().invoke(main, [bundle]).exit_code == 1
+
+
+def test_sweep_and_pick_threshold():
+    ood = np.array([[0.5, 0.5], [0.95, 0.05]])
+    reports = sweep(PROBS, LABELS, ood, thresholds=(0.3, 0.55, 0.6, 0.96))
+    assert [r.threshold for r in reports] == [0.3, 0.55, 0.6, 0.96]
+    assert [r.rejection_rate for r in reports] == [0.0, 0.5, 0.5, 1.0]
+    assert reports[1] == quality(PROBS, LABELS, 0.55, ood)
+    # most correct-and-confident among those rejecting >= 0.5; ties go to the lower threshold
+    assert pick_threshold(reports, 0.5).threshold == 0.55
+    assert pick_threshold(reports, 1.0).threshold == 0.96
+    assert pick_threshold(sweep(PROBS, LABELS, None), 0.5) is None
+
+
+def test_qa_eval_sweep_suggests_a_threshold(make_bundle, tmp_path, write_csv):
+    csv = write_csv("question,answer\nWhich city is the capital of Peru?,Lima\nWho wrote Hamlet?,William Shakespeare\n")
+    ood = tmp_path / "ood.txt"
+    ood.write_text("How tall is the Burj Khalifa?\nWhat is the capital of Mongolia?\n")
+    bundle = str(make_bundle("gru", epochs=30))
+    args = [bundle, "--csv", str(csv), "--ood", str(ood), "--sweep", "--target-rejection", "0.5"]
+    report = json.loads(CliRunner().invoke(main, [*args, "--json"]).output)
+    rows = report["thresholds"]
+    assert [r["threshold"] for r in rows] == list(SWEEP_THRESHOLDS)
+    rejections = [r["rejection_rate"] for r in rows]
+    assert rejections == sorted(rejections)  # a higher threshold never rejects fewer
+    ok = [r for r in rows if r["rejection_rate"] >= 0.5]
+    if ok:
+        assert report["suggested_threshold"] in [r["threshold"] for r in ok]
+    text = CliRunner().invoke(main, args).output
+    assert text.startswith("threshold  coverage") and ("suggested: qa-export --threshold" in text) == bool(ok)
+    bad = CliRunner().invoke(main, [bundle, "--csv", str(csv), "--target-rejection", "0.5"])
+    assert bad.exit_code == 1 and "--target-rejection needs --sweep and --ood" in bad.output
