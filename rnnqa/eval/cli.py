@@ -85,8 +85,8 @@ def _print_sweep(probs, labels, ood, target_rejection, as_json) -> None:
         click.echo(f"{r.threshold:9.2f}  {fmt(r.coverage):>8}  {fmt(r.correct_and_confident):>17}  "
                    f"{fmt(r.confident_accuracy):>23}  {fmt(r.rejection_rate):>12}")
     if target_rejection is not None:
-        click.echo(f"no threshold up to {reports[-1].threshold:g} rejects {target_rejection:g} of the out-of-domain questions"
-                   if pick is None else
+        click.echo(f"no threshold up to {reports[-1].threshold:g} rejects {target_rejection:g} of the "
+                   "out-of-domain questions" if pick is None else
                    f"suggested: qa-export --threshold {pick.threshold:g} ({pick.summary()})")
 
 

@@ -59,9 +59,9 @@ _MODEL = {f.name: f.default for f in dataclasses.fields(ModelConfig)}  # the def
 @click.option("--early-stop", is_flag=True, help="Stop once train accuracy is 1.0 and the loss is flat.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @report_errors
-def main(csv_path, out_dir, val_csv, val_split, ood_path, cell, readout, embed_dim, hidden_dim, layers, dropout, max_len,
-         tokenizer, epochs, batch_size, lr, weight_decay, label_smoothing, token_dropout, unk_rate, shuffle_window,
-         outliers, masked_outliers, masked_words, clean_rows, no_augment, seed, device, early_stop,
+def main(csv_path, out_dir, val_csv, val_split, ood_path, cell, readout, embed_dim, hidden_dim, layers, dropout,
+         max_len, tokenizer, epochs, batch_size, lr, weight_decay, label_smoothing, token_dropout, unk_rate,
+         shuffle_window, outliers, masked_outliers, masked_words, clean_rows, no_augment, seed, device, early_stop,
          quiet) -> None:
     """Train on CSV (default: the dataset bundled with rnnqa) and write a run to --out.
 

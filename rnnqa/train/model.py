@@ -1,4 +1,4 @@
-"""The answer classifier: Embedding → RNN | GRU | LSTM → max or last state → Linear, built from one config dataclass."""
+"""The answer classifier: Embedding → RNN | GRU | LSTM → max or last state → Linear, from one config dataclass."""
 
 from __future__ import annotations
 

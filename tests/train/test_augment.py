@@ -62,8 +62,8 @@ def test_content_tokens_are_the_known_words_in_few_questions():
     # token 2 ("what") is in every question, 3 in two of four, 1 is <UNK>
     ids = torch.tensor([[2, 3, 4, 0], [2, 3, 5, 6], [2, 7, 1, 0], [2, 8, 0, 0]])
     lengths = torch.tensor([3, 4, 3, 2])
-    assert content_tokens(ids, lengths, 0.5).tolist() == [
-        [False, False, True, False], [False, False, True, True], [False, True, False, False], [False, True, False, False]]
+    assert content_tokens(ids, lengths, 0.5).tolist() == [[False, False, True, False], [False, False, True, True],
+                                                          [False, True, False, False], [False, True, False, False]]
     assert content_tokens(ids, lengths, 0.6)[:2, 1].all()  # 3 is in 2/4 < 0.6 of the questions
 
 

@@ -58,8 +58,8 @@ def test_an_empty_row_stays_finite():
 
 @pytest.mark.parametrize(
     "fields, message",
-    [({"cell": "transformer"}, "cell must be"), ({"readout": "mean"}, "readout must be"), ({"hidden_dim": 0}, "hidden_dim"),
-     ({"dropout": 1.0}, "dropout")],
+    [({"cell": "transformer"}, "cell must be"), ({"readout": "mean"}, "readout must be"),
+     ({"hidden_dim": 0}, "hidden_dim"), ({"dropout": 1.0}, "dropout")],
 )
 def test_invalid_config_is_a_config_error(fields, message):
     with pytest.raises(ConfigError, match=message):

@@ -110,9 +110,9 @@ def test_run_round_trip_loads_weights_only(seed_pairs, tmp_path, monkeypatch):
     assert loaded.vocab == result.vocab
 
 
-@pytest.mark.parametrize("clean_rows", [0.0, 1.0])
-def test_clean_rows_add_each_batch_as_written(seed_pairs, monkeypatch, clean_rows):
-    """With clean_rows, every step also sees its batch exactly as written, besides the noisy copy."""
+@pytest.fixture
+def training_rows(monkeypatch):
+    """The rows of every training forward pass, each as a tuple of its token ids, one list per step."""
     from rnnqa.train.model import QAClassifier
 
     seen, real = [], QAClassifier.forward
@@ -123,35 +123,31 @@ def test_clean_rows_add_each_batch_as_written(seed_pairs, monkeypatch, clean_row
         return real(self, ids, lengths)
 
     monkeypatch.setattr(QAClassifier, "forward", recording)
+    return seen
+
+
+@pytest.mark.parametrize("clean_rows", [0.0, 1.0])
+def test_clean_rows_add_each_batch_as_written(seed_pairs, training_rows, clean_rows):
+    """With clean_rows, every step also sees its batch exactly as written, besides the noisy copy."""
     cfg = TrainConfig(device="cpu", epochs=1, batch_size=8, token_dropout=0.5, unk_rate=0.5, outliers=0.0,
                       masked_outliers=0.0, masked_words=0.0, clean_rows=clean_rows)
     result = train(seed_pairs, SMALL, cfg)
     questions = [tuple(result.vocab.encode(q, 32)) for q in seed_pairs.questions]
-    assert len(seen) == -(-len(seed_pairs) // 8)  # one forward pass per step, every kind of row stacked
-    assert sum(len(rows) for rows in seen) == (2 if clean_rows else 1) * len(seed_pairs)
+    assert len(training_rows) == -(-len(seed_pairs) // 8)  # one forward pass per step, all kinds of row stacked
+    assert sum(len(rows) for rows in training_rows) == (2 if clean_rows else 1) * len(seed_pairs)
     if clean_rows:  # the second half of each step: each question once as written, per epoch
-        assert sorted(row for rows in seen for row in rows[len(rows) // 2 :]) == sorted(questions)
-    noisy = [row for rows in seen for row in (rows[: len(rows) // 2] if clean_rows else rows)]
+        assert sorted(row for rows in training_rows for row in rows[len(rows) // 2 :]) == sorted(questions)
+    noisy = [row for rows in training_rows for row in (rows[: len(rows) // 2] if clean_rows else rows)]
     assert sum(row in questions for row in noisy) < len(noisy) // 2
 
 
-def test_word_masked_rows_are_each_question_with_one_content_word_unknown(seed_pairs, monkeypatch):
-    from rnnqa.train.model import QAClassifier
-
-    seen, real = [], QAClassifier.forward
-
-    def recording(self, ids, lengths):
-        if self.training:
-            seen.append([tuple(ids[i, : lengths[i]].tolist()) for i in range(len(lengths))])
-        return real(self, ids, lengths)
-
-    monkeypatch.setattr(QAClassifier, "forward", recording)
+def test_word_masked_rows_are_each_question_with_one_content_word_unknown(seed_pairs, training_rows):
     cfg = TrainConfig(device="cpu", epochs=1, batch_size=8, token_dropout=0.0, unk_rate=0.0, shuffle_window=0.0,
                       outliers=0.0, masked_outliers=0.0, clean_rows=0.0, masked_words=1.0)
     result = train(seed_pairs, SMALL, cfg)
     questions = [tuple(result.vocab.encode(q, 32)) for q in seed_pairs.questions]
-    firsts = sorted(row for rows in seen for row in rows[: len(rows) // 2])
-    masked = [row for rows in seen for row in rows[len(rows) // 2 :]]
+    firsts = sorted(row for rows in training_rows for row in rows[: len(rows) // 2])
+    masked = [row for rows in training_rows for row in rows[len(rows) // 2 :]]
     assert firsts == sorted(questions) and len(masked) == len(questions)
     for row in masked:  # each is a training question with exactly one word replaced by <UNK>
         twin = next(q for q in questions if len(q) == len(row) and sum(a != b for a, b in zip(q, row)) == 1)
