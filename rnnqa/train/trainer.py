@@ -206,8 +206,8 @@ def _train_epoch(model, data: EncodedQA, subject, content, lengths_cpu, cfg: Tra
     """One pass over ``data`` in shuffled, augmented batches.
 
     Each step stacks every kind of row — noisy questions, the questions as written, random-word rows,
-    subject-masked rows, word-masked rows — into one forward pass (all share the batch's width), then weighs each
-    slice's loss: one large RNN call instead of four small ones (BENCHMARKS.md).
+    subject-masked rows, word-masked rows — into one forward pass (all share the batch's width), then
+    weighs each slice's loss: one large RNN call instead of one small one per kind (BENCHMARKS.md).
     """
     model.train()
     device = data.labels.device
