@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnqa.bundle_format import DEFAULT_THRESHOLD
 from rnnqa.data.table import default_dataset_path, load_qa_csv
 from rnnqa.eval.eager import eager_probabilities
 from rnnqa.eval.metrics import quality
@@ -31,9 +32,10 @@ PLAIN = dict(token_dropout=0.0, unk_rate=0.0, shuffle_window=0.0, outliers=0.0, 
              protect_subject=False, tokenizer="words", clean_rows=0.0)
 AUG = dict(PLAIN, token_dropout=0.25, unk_rate=0.15, shuffle_window=2.0)
 BEFORE = dict(tokenizer="words", clean_rows=0.0, masked_words=0.0)  # the 2026-11-24 defaults, base of the ablations
-NO_WORDS = dict(masked_words=0.0)  # every setting before 2026-11-25's word-masked rows
+NO_WORDS = dict(masked_words=0.0, tokenizer="english")  # before 2026-11-25's word-masked rows and stemmer
+ENGLISH = dict(tokenizer="english")  # before 2026-11-25's stemmer
 LAST = {"readout": "last"}  # every model before 2026-11-25's max read-out
-VARIANTS = {  # each of the first ten adds one thing to the one before; TrainConfig() is qa-train's default
+VARIANTS = {  # each of the first eleven adds one thing to the one before; TrainConfig() is qa-train's default
     "notebook recipe (RNN, notebook tokenizer, batch 1, 20 epochs, lr 1e-3)":
         ({"cell": "rnn", **LAST}, dict(PLAIN, tokenizer="notebook", epochs=20, batch_size=1, lr=1e-3)),
     "batched RNN, batch 16, lr 1e-2, early stop (first qa-train)":
@@ -45,15 +47,16 @@ VARIANTS = {  # each of the first ten adds one thing to the one before; TrainCon
     "+ english tokenizer (possessive 's dropped)": (LAST, dict(NO_WORDS, clean_rows=0.0)),
     "+ clean rows (2026-11-25 defaults)": (LAST, NO_WORDS),
     "+ max read-out": ({}, NO_WORDS),
-    "+ masked content words (= qa-train defaults)": ({}, {}),
+    "+ masked content words": ({}, ENGLISH),
+    "+ stemmer (= qa-train defaults)": ({}, {}),
     "2026-11-24 defaults, RNN cell": ({"cell": "rnn", **LAST}, BEFORE),
     "2026-11-24 defaults, LSTM cell": ({"cell": "lstm", **LAST}, BEFORE),
     "2026-11-24 defaults + label smoothing 0.1": (LAST, dict(BEFORE, label_smoothing=0.1)),
     "2026-11-24 defaults + early stop": (LAST, dict(BEFORE, early_stop=True)),
     "max read-out, RNN cell": ({"cell": "rnn"}, NO_WORDS),
     "max read-out, LSTM cell": ({"cell": "lstm"}, NO_WORDS),
-    "defaults, RNN cell": ({"cell": "rnn"}, {}),
-    "defaults, LSTM cell": ({"cell": "lstm"}, {}),
+    "masked content words, RNN cell": ({"cell": "rnn"}, ENGLISH),
+    "masked content words, LSTM cell": ({"cell": "lstm"}, ENGLISH),
 }
 
 
@@ -130,7 +133,7 @@ def main():
             continue
         rows = run_variant(name, model_cfg, train_cfg, args.dataset, args.seeds)
         out[name] = rows
-        for threshold in sorted({0.5, 0.7, best_threshold(rows)}):
+        for threshold in sorted({0.5, DEFAULT_THRESHOLD, 0.7, best_threshold(rows)}):
             d, t = summarise(rows, "dev", threshold), summarise(rows, "test", threshold)
             print(f"| {name} | {d['train']:.3f} | {threshold:.2f} | {d['top1']:.3f} / {d['correct_confident']:.3f} / "
                   f"{d['rejection']:.3f} | {t['top1']:.3f} / {t['correct_confident']:.3f} / {t['rejection']:.3f} |",

@@ -6,6 +6,7 @@ another language can reproduce ids from the JSON this module writes.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -24,8 +25,10 @@ UNK_ID = 1
 #             letters/digits; every other character separates words ("new-york" -> "new", "york").
 # "english":  "words", but a possessive or contracted 's is dropped first, so a reworded "France's
 #             capital" meets the "capital of France" it was trained on ("earth's" -> "earth",
-#             "what's" -> "what"); qa-train's default (QUALITY.md).
-TOKENIZERS = ("notebook", "words", "english")
+#             "what's" -> "what").
+# "stem":     "english", then a light suffix stemmer (see `stem`), so "painter", "painted" and
+#             "painting" all become "paint"; qa-train's default (QUALITY.md).
+TOKENIZERS = ("notebook", "words", "english", "stem")
 _WORD_RE = re.compile(r"[^\W_]+")
 _APOSTROPHES = str.maketrans("", "", "'\u2019\u2018`")
 _POSSESSIVE_RE = re.compile(r"(?<=[^\W_])['\u2019]s\b")  # after casefold: "earth's" -> "earth"
@@ -56,12 +59,14 @@ class Tokenizer:
             raise TypeError(f"expected a question as str, got {type(text).__name__}")
         if self.kind == "notebook":
             return text.lower().replace("?", "").replace("'", "").split()
-        english = self.kind == "english"
+        english = self.kind != "words"
         if text.isascii():
             if english and "'" in text:
                 text = _POSSESSIVE_RE.sub("", text.lower())
-            return text.translate(_ASCII_WORDS).split()
-        return _unicode_words(text, english)
+            tokens = text.translate(_ASCII_WORDS).split()
+        else:
+            tokens = _unicode_words(text, english)
+        return [stem(t) for t in tokens] if self.kind == "stem" else tokens
 
     def to_json(self) -> dict:
         return {"kind": self.kind}
@@ -159,6 +164,31 @@ def _unicode_words(text: str, english: bool = False) -> list[str]:
     if english:
         text = _POSSESSIVE_RE.sub("", text)
     return _WORD_RE.findall(text.translate(_APOSTROPHES))
+
+
+_SUFFIXES = ("ing", "est", "ers", "ors", "er", "or", "ed")  # tried in this order
+
+
+@functools.lru_cache(maxsize=1 << 16)  # questions repeat their words: a dict hit instead of the rules
+def stem(word: str) -> str:
+    """The "stem" tokenizer's suffix rule for one lower-case word; words of letters only, 5 or more:
+
+    "-ies" → "-y" ("countries" → "country"); else the first of -ing, -est, -ers, -ors, -er, -or, -ed
+    that leaves 4 letters or more ("painter", "painted", "painting" → "paint"; "inventor" →
+    "invent"; "water" stays); else a final "s" (not "ss") that leaves 4 or more ("planets" → "planet").
+    Crude on purpose: training and questions go through the same rule, so it only has to map a
+    reworded word onto the trained one, and it is short enough to port to any runtime.
+    """
+    if len(word) < 5 or not word.isalpha():
+        return word
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    if word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
 
 
 def _all_str(items: object) -> bool:

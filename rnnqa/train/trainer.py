@@ -36,7 +36,7 @@ class TrainConfig:
     # off by default: with augmentation, the last epochs still improve reworded questions (QUALITY.md)
     flat_tol: float = 0.05  # "flat": loss fell by less than this fraction over `patience` epochs
     patience: int = 3  # epochs the flatness is judged over
-    tokenizer: str = "english"  # tokenization rule, recorded in vocab.json (see rnnqa.data.text)
+    tokenizer: str = "stem"  # tokenization rule, recorded in vocab.json (see rnnqa.data.text)
     label_smoothing: float = 0.0  # CrossEntropyLoss label smoothing
     token_dropout: float = 0.25  # augmentation: chance to drop each token of a training question
     unk_rate: float = 0.15  # augmentation: chance to replace each token by <UNK>

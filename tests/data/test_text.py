@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rnnqa.data.text import PAD_ID, UNK_ID, Tokenizer, Vocabulary, _unicode_words
+from rnnqa.data.text import PAD_ID, UNK_ID, Tokenizer, Vocabulary, _unicode_words, stem
 from rnnqa.errors import ConfigError
 
 
@@ -44,6 +44,23 @@ def test_english_tokenizer_drops_possessive_s():
     assert Tokenizer("words")("France's") == ["frances"]  # the older rule, kept for its bundles
 
 
+def test_stem_tokenizer_maps_word_forms_onto_one():
+    tok = Tokenizer("stem")
+    assert tok("Who was the painter of Starry Night?") == ["who", "was", "the", "paint", "of", "starry", "night"]
+    assert tok("Who painted it?")[1] == tok("Which painting is it?")[1] == tok("the painters")[1] == "paint"
+    assert tok("Who was the inventor?")[3] == tok("Who invented it?")[1] == "invent"
+    assert tok("countries planets glass") == ["country", "planet", "glass"]
+    # short words, and suffixes that would leave fewer than 4 letters, stay
+    assert tok("What is the water speed? red bed is sing") == ["what", "is", "the", "water", "speed", "red", "bed",
+                                                             "is", "sing"]
+    assert tok("France's 1990s") == ["france", "1990s"]  # the english rule first; letters only
+
+
+@given(st.text(max_size=40))
+def test_stem_tokenizer_is_the_english_tokens_stemmed(text):
+    assert Tokenizer("stem")(text) == [stem(t) for t in _unicode_words(text, english=True)]
+
+
 def test_words_fast_path_edge_characters():
     tok = Tokenizer("words")
     text = "it's `x` a_b\x1fc 3.14 don\u2019t"  # the last word is not ASCII: the general path
@@ -67,7 +84,7 @@ def test_vocabulary_reserves_pad_and_unk_and_keeps_answers_verbatim():
     assert vocab.encode("what is a b a", max_len=2) == [2, 3]
 
 
-@pytest.mark.parametrize("kind", ["notebook", "words"])
+@pytest.mark.parametrize("kind", ["notebook", "words", "english", "stem"])
 def test_vocabulary_json_round_trip_reproduces_ids(kind):
     vocab = Vocabulary.build(["Who's there?", "Ünïcode façade!"], ["me", "x"], Tokenizer(kind))
     again = Vocabulary.from_json(json.loads(json.dumps(vocab.to_json())))

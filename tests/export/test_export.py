@@ -7,7 +7,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from rnnqa.bundle_format import BUNDLE_FILES, ONNX_METADATA_KEY
+from rnnqa.bundle_format import BUNDLE_FILES, DEFAULT_THRESHOLD, ONNX_METADATA_KEY
 from rnnqa.data.table import default_dataset_path, load_qa_csv
 from rnnqa.errors import ExportError, ParityError
 from rnnqa.export import bundle as bundle_module
@@ -76,7 +76,7 @@ def test_bundle_holds_the_four_files_and_true_hashes(bundles):
     for name, digest in manifest["files"].items():
         assert hashlib.sha256((result.bundle_dir / name).read_bytes()).hexdigest() == digest
     assert set(manifest["files"]) == set(BUNDLE_FILES) - {"manifest.json"}
-    assert manifest["format_version"] == 2 and manifest["threshold"] == 0.5
+    assert manifest["format_version"] == 2 and manifest["threshold"] == DEFAULT_THRESHOLD
     assert [i["name"] for i in manifest["inputs"]] == ["input_ids", "lengths"]
     assert manifest["outputs"] == [
         {"name": "logits", "dtype": "float32", "shape": ["batch", NUM_ANSWERS]},
@@ -93,7 +93,7 @@ def test_bundle_holds_the_four_files_and_true_hashes(bundles):
 def test_vocab_json_lets_another_language_reproduce_ids(bundles):
     vocab = json.loads((bundles["rnn"].bundle_dir / "vocab.json").read_text())
     assert vocab["tokens"][:2] == ["<PAD>", "<UNK>"] and (vocab["pad_id"], vocab["unk_id"]) == (0, 1)
-    assert vocab["tokenizer"] == {"kind": "english"} and len(vocab["answers"]) == NUM_ANSWERS
+    assert vocab["tokenizer"] == {"kind": "stem"} and len(vocab["answers"]) == NUM_ANSWERS
     assert "Gabriel García Márquez" in vocab["answers"]
 
 
@@ -106,7 +106,7 @@ def test_onnx_is_single_file_pinned_and_self_describing(bundles):
     assert all(t.data_location == onnx.TensorProto.DEFAULT for t in proto.graph.initializer)
     meta = json.loads({p.key: p.value for p in proto.metadata_props}[ONNX_METADATA_KEY])
     assert meta["onnx"] == {"opset": 17, "ir_version": proto.ir_version}
-    assert meta["model"]["cell"] == "lstm" and meta["threshold"] == 0.5
+    assert meta["model"]["cell"] == "lstm" and meta["threshold"] == DEFAULT_THRESHOLD
     dims = [[d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in proto.graph.input]
     assert dims == [["batch", "seq"], ["batch"]]
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from rnnqa.bundle_format import DEFAULT_THRESHOLD
 from rnnqa.data.table import default_dataset_path, load_qa_csv
 from rnnqa.errors import BundleError
 from rnnqa.runtime import UNKNOWN_TEXT, Answer, QAModel
@@ -44,7 +45,7 @@ def test_answers_and_confidences_match_the_eager_model(make_run, make_bundle, ce
 def test_answer_fields_threshold_and_str(model):
     answer = model.answer(QUESTIONS[0])
     assert isinstance(answer, Answer) and 0.0 <= answer.confidence <= 1.0
-    assert answer.known == (answer.confidence >= model.threshold) and model.threshold == 0.5
+    assert answer.known == (answer.confidence >= model.threshold) and model.threshold == DEFAULT_THRESHOLD
     assert str(Answer("Paris", 0.4, False)) == UNKNOWN_TEXT and str(Answer("Paris", 0.9, True)) == "Paris"
     with pytest.raises(AttributeError):
         answer.text = "x"  # frozen

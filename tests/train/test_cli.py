@@ -2,6 +2,7 @@ import csv
 
 from click.testing import CliRunner
 
+from rnnqa.bundle_format import DEFAULT_THRESHOLD
 from rnnqa.train.cli import main
 
 
@@ -67,4 +68,4 @@ def test_qa_train_reports_quality_on_validation_and_ood(seed_csv, write_csv, tmp
     result = run([str(seed_csv), "--out", str(tmp_path / "run"), "--epochs", "5", "--val-csv", str(val),
                   "--ood", str(ood), "-q"])
     assert result.exit_code == 0, result.output
-    assert "quality at threshold 0.5: 1 questions" in result.output and "1 out-of-domain" in result.output
+    assert f"quality at threshold {DEFAULT_THRESHOLD:g}: 1 questions" in result.output and "1 out-of-domain" in result.output
