@@ -1,4 +1,5 @@
 import csv
+import json
 
 from click.testing import CliRunner
 
@@ -69,3 +70,20 @@ def test_qa_train_reports_quality_on_validation_and_ood(seed_csv, write_csv, tmp
                   "--ood", str(ood), "-q"])
     assert result.exit_code == 0, result.output
     assert f"quality at threshold {DEFAULT_THRESHOLD:g}: 1 questions" in result.output and "1 out-of-domain" in result.output
+
+
+def test_qa_train_options_reach_the_saved_configs(seed_csv, tmp_path):
+    out = tmp_path / "run"
+    result = run([str(seed_csv), "--out", str(out), "--epochs", "1", "--hidden-dim", "8", "-q", "--readout", "last",
+                  "--masked-words", "0", "--tokenizer", "english"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"]["readout"] == "last" and config["train"]["masked_words"] == 0.0
+    assert json.loads((out / "vocab.json").read_text())["tokenizer"] == {"kind": "english"}
+    defaults = tmp_path / "defaults"
+    assert run([str(seed_csv), "--out", str(defaults), "--epochs", "1", "--hidden-dim", "8", "-q"]).exit_code == 0
+    config = json.loads((defaults / "config.json").read_text())
+    assert config["model"]["readout"] == "max" and config["train"]["masked_words"] == 0.1
+    assert config["train"]["tokenizer"] == "stem"
+    bad = run([str(seed_csv), "--out", str(tmp_path / "x"), "--readout", "mean"])
+    assert bad.exit_code == 2 and "mean" in bad.output
