@@ -32,6 +32,7 @@ ONNX_METADATA_KEY = "rnnqa"  # metadata_props key holding the manifest's key fac
 # defaults: the most correct-and-confident answers among thresholds rejecting ≥ 95% of out-of-domain
 # questions on both datasets (QUALITY.md, "Choosing the trade-off"). `qa-export --threshold` overrides.
 DEFAULT_THRESHOLD = 0.65
+LEGACY_THRESHOLD = 0.5  # what qa-export wrote for runs saved before the run recorded its own threshold
 
 
 def graph_contract(num_answers: int) -> dict:

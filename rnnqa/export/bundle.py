@@ -9,9 +9,9 @@ from importlib import metadata
 from pathlib import Path
 
 from rnnqa.bundle_format import (
-    DEFAULT_THRESHOLD,
     FORMAT_NAME,
     FORMAT_VERSION,
+    LEGACY_THRESHOLD,
     MANIFEST_FILE,
     ONNX_FILE,
     TORCHSCRIPT_FILE,
@@ -40,10 +40,12 @@ def export_bundle(
     *,
     opset: int = DEFAULT_OPSET,
     atol: float = DEFAULT_ATOL,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     force: bool = False,
 ) -> ExportResult:
     """Export the run at ``run_dir`` as a bundle at ``bundle_dir``, validated for parity.
+
+    ``threshold`` (None: the run's own, from ``qa-train --threshold``) is written into the manifest.
 
     Everything is written into a staging directory first; only a bundle that passed validation is
     renamed into place, so a failed or refused export leaves any previous bundle untouched.
@@ -53,11 +55,13 @@ def export_bundle(
         ParityError: an exported graph disagrees with the eager model.
         RunError: ``run_dir`` is missing or incomplete.
     """
-    if not 0.0 <= threshold <= 1.0:
-        raise ExportError(f"threshold must be in [0, 1], got {threshold}")
     if not atol > 0:
         raise ExportError(f"atol must be positive, got {atol}")
     run = load_run(run_dir)
+    if threshold is None:
+        threshold = run_threshold(run.config)
+    if not 0.0 <= threshold <= 1.0:
+        raise ExportError(f"threshold must be in [0, 1], got {threshold}")
     questions = _training_questions(run.config)
     config = run.model.config
     with atomic_directory(bundle_dir, overwrite=force, error=ExportError) as tmp:
@@ -84,6 +88,19 @@ def export_bundle(
         }
         write_json(tmp / MANIFEST_FILE, manifest)
     return ExportResult(Path(bundle_dir), manifest, report)
+
+
+def run_threshold(config: dict) -> float:
+    """The threshold a run recorded (``qa-train --threshold``); runs saved before it did get
+    the one qa-export wrote for them then, so they answer as they did.
+
+    Raises:
+        ExportError: the recorded threshold is not a number.
+    """
+    value = config.get("train", {}).get("threshold", LEGACY_THRESHOLD)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ExportError(f"the run's threshold must be a number, got {value!r}")
+    return float(value)
 
 
 def _training_questions(config: dict) -> list[str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from rnnqa.bundle_format import DEFAULT_THRESHOLD, MANIFEST_FILE
+from rnnqa.bundle_format import MANIFEST_FILE
 from rnnqa.cli_common import report_errors
 
 DEFAULT_RUN_DIR = Path("artifacts/run")
@@ -19,8 +19,9 @@ DEFAULT_BUNDLE_DIR = Path("artifacts/bundle")
               help="Bundle directory to write.")
 @click.option("--opset", default=17, type=int, help="ONNX opset (14-20; 17 loads on onnxruntime >= 1.13).")
 @click.option("--atol", default=1e-5, type=float, help="Parity tolerance on logits.")
-@click.option("--threshold", default=DEFAULT_THRESHOLD, type=float,
-              help='Confidence below which the runtime answers "I don\'t know".')
+@click.option("--threshold", type=float,
+              help='Confidence below which the runtime answers "I don\'t know" [default: the run\'s, '
+                   'from qa-train --threshold].')
 @click.option("--force", is_flag=True, help="Replace an existing bundle (only once the new one validates).")
 @report_errors
 def main(run_dir: Path, bundle_dir: Path, opset: int, atol: float, threshold: float, force: bool) -> None:

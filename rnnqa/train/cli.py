@@ -53,6 +53,9 @@ _MODEL = {f.name: f.default for f in dataclasses.fields(ModelConfig)}  # the def
               help="Rows with one content word as <UNK>, towards uniform.")
 @click.option("--clean-rows", default=_DEFAULTS.clean_rows, type=float,
               help="Weight of the loss on each batch's questions as written, besides the noisy copies.")
+@click.option("--threshold", default=_DEFAULTS.threshold, type=click.FloatRange(0, 1),
+              help="\"I don't know\" below this confidence: for the report, and for the bundle unless "
+                   "qa-export --threshold says otherwise.")
 @click.option("--no-augment", is_flag=True, help="Plain training: no augmentation or outlier rows.")
 @click.option("--seed", default=_DEFAULTS.seed, type=int)
 @click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]))
@@ -61,7 +64,8 @@ _MODEL = {f.name: f.default for f in dataclasses.fields(ModelConfig)}  # the def
 @report_errors
 def main(csv_path, out_dir, val_csv, val_split, ood_path, cell, readout, embed_dim, hidden_dim, layers, dropout,
          max_len, tokenizer, epochs, batch_size, lr, weight_decay, label_smoothing, token_dropout, unk_rate,
-         shuffle_window, outliers, masked_outliers, masked_words, clean_rows, no_augment, seed, device, early_stop,
+         shuffle_window, outliers, masked_outliers, masked_words, clean_rows, threshold, no_augment, seed, device,
+         early_stop,
          quiet) -> None:
     """Train on CSV (default: the dataset bundled with rnnqa) and write a run to --out.
 
@@ -79,7 +83,7 @@ def main(csv_path, out_dir, val_csv, val_split, ood_path, cell, readout, embed_d
                          device=device, val_split=val_split, early_stop=early_stop, tokenizer=tokenizer,
                          label_smoothing=label_smoothing, token_dropout=token_dropout, unk_rate=unk_rate,
                          shuffle_window=shuffle_window, outliers=outliers, masked_outliers=masked_outliers,
-                         masked_words=masked_words, clean_rows=clean_rows)
+                         masked_words=masked_words, clean_rows=clean_rows, threshold=threshold)
     if no_augment:
         config = config.without_augmentation()
     model_config = dict(cell=cell, readout=readout, embed_dim=embed_dim, hidden_dim=hidden_dim, layers=layers,

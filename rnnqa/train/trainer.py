@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from rnnqa.bundle_format import DEFAULT_THRESHOLD
 from rnnqa.data.table import QAPairs
 from rnnqa.data.tensors import EncodedQA, encode_pairs
 from rnnqa.data.text import UNK_ID, Tokenizer, Vocabulary
@@ -48,6 +49,8 @@ class TrainConfig:
     clean_rows: float = 1.0  # weight of the loss on each batch's questions as written, besides the noisy
     # copies: keeps every training question answered (without it 3 of 24 measured runs missed one)
     protect_subject: bool = True  # never drop/<UNK> a question's rarest words (its subject) in augmentation
+    threshold: float = DEFAULT_THRESHOLD  # "I don't know" below this confidence: qa-train's report, and what
+    # qa-export writes into the bundle unless told otherwise (QUALITY.md chose it for these defaults)
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
@@ -66,6 +69,8 @@ class TrainConfig:
             raise ConfigError("masked_outliers needs protect_subject (it masks the protected subject words)")
         if min(self.shuffle_window, self.outliers, self.masked_outliers, self.masked_words, self.clean_rows) < 0:
             raise ConfigError("shuffle_window, outliers, masked_outliers, masked_words and clean_rows must be ≥ 0")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ConfigError(f"threshold must be in [0, 1], got {self.threshold!r}")
         if not 0.0 < self.content_share <= 1.0:
             raise ConfigError(f"content_share must be in (0, 1], got {self.content_share!r}")
         Tokenizer(self.tokenizer)

@@ -7,7 +7,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from rnnqa.bundle_format import BUNDLE_FILES, DEFAULT_THRESHOLD, ONNX_METADATA_KEY
+from rnnqa.bundle_format import BUNDLE_FILES, DEFAULT_THRESHOLD, LEGACY_THRESHOLD, ONNX_METADATA_KEY
 from rnnqa.data.table import default_dataset_path, load_qa_csv
 from rnnqa.errors import ExportError, ParityError
 from rnnqa.export import bundle as bundle_module
@@ -204,3 +204,31 @@ def test_parity_softmax_does_not_overflow_on_huge_logits():
     assert np.isfinite(probs).all()
     np.testing.assert_allclose(probs[0, :2], [1 / (1 + np.exp(-1)), np.exp(-1) / (1 + np.exp(-1))], rtol=1e-12)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_the_bundle_takes_the_runs_threshold_unless_told_otherwise(make_run, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(make_run("gru"), run_dir)
+    config_path = run_dir / "config.json"
+    config = json.loads(config_path.read_text())
+    assert config["train"]["threshold"] == DEFAULT_THRESHOLD  # qa-train records it
+
+    def exported(name, **kw):
+        return export_bundle(run_dir, tmp_path / name, **kw).manifest["threshold"]
+
+    config["train"]["threshold"] = 0.42  # as `qa-train --threshold 0.42` writes it
+    config_path.write_text(json.dumps(config))
+    assert exported("own") == 0.42
+    assert exported("told", threshold=0.7) == 0.7
+    del config["train"]["threshold"]  # a run saved before runs recorded one: what qa-export wrote then
+    config_path.write_text(json.dumps(config))
+    assert exported("legacy") == LEGACY_THRESHOLD == 0.5
+    config["train"]["threshold"] = "high"
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(ExportError, match="threshold must be a number"):
+        exported("bad")
+    with pytest.raises(ExportError, match=r"threshold must be in \[0, 1\]"):
+        exported("bad", threshold=1.5)
+    assert not (tmp_path / "bad").exists()

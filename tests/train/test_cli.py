@@ -73,17 +73,20 @@ def test_qa_train_reports_quality_on_validation_and_ood(seed_csv, write_csv, tmp
 
 
 def test_qa_train_options_reach_the_saved_configs(seed_csv, tmp_path):
-    out = tmp_path / "run"
+    out, ood = tmp_path / "run", tmp_path / "ood.txt"
+    ood.write_text("How tall is the Burj Khalifa?\n")
     result = run([str(seed_csv), "--out", str(out), "--epochs", "1", "--hidden-dim", "8", "-q", "--readout", "last",
-                  "--masked-words", "0", "--tokenizer", "english"])
+                  "--masked-words", "0", "--tokenizer", "english", "--threshold", "0.3", "--ood", str(ood)])
     assert result.exit_code == 0, result.output
+    assert "quality at threshold 0.3:" in result.output  # the report uses the run's threshold
     config = json.loads((out / "config.json").read_text())
     assert config["model"]["readout"] == "last" and config["train"]["masked_words"] == 0.0
+    assert config["train"]["threshold"] == 0.3
     assert json.loads((out / "vocab.json").read_text())["tokenizer"] == {"kind": "english"}
     defaults = tmp_path / "defaults"
     assert run([str(seed_csv), "--out", str(defaults), "--epochs", "1", "--hidden-dim", "8", "-q"]).exit_code == 0
     config = json.loads((defaults / "config.json").read_text())
     assert config["model"]["readout"] == "max" and config["train"]["masked_words"] == 0.1
-    assert config["train"]["tokenizer"] == "stem"
+    assert config["train"]["tokenizer"] == "stem" and config["train"]["threshold"] == DEFAULT_THRESHOLD
     bad = run([str(seed_csv), "--out", str(tmp_path / "x"), "--readout", "mean"])
     assert bad.exit_code == 2 and "mean" in bad.output

@@ -76,7 +76,8 @@ def test_is_flat():
     "fields", [{"device": "tpu"}, {"epochs": 0}, {"lr": -1.0}, {"val_split": 1.0}, {"tokenizer": "x"},
                {"token_dropout": 1.0}, {"unk_rate": -0.1}, {"outliers": -1.0},
                {"protect_subject": False, "masked_outliers": 0.5},
-               {"clean_rows": -1.0}, {"masked_words": -0.1}, {"content_share": 0.0}, {"content_share": 1.5}]
+               {"clean_rows": -1.0}, {"masked_words": -0.1}, {"content_share": 0.0}, {"content_share": 1.5},
+               {"threshold": 1.2}, {"threshold": -0.1}]
 )
 def test_invalid_train_config(fields):
     with pytest.raises(ConfigError):
