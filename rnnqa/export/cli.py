@@ -24,7 +24,7 @@ DEFAULT_BUNDLE_DIR = Path("artifacts/bundle")
                    'from qa-train --threshold].')
 @click.option("--force", is_flag=True, help="Replace an existing bundle (only once the new one validates).")
 @report_errors
-def main(run_dir: Path, bundle_dir: Path, opset: int, atol: float, threshold: float, force: bool) -> None:
+def main(run_dir: Path, bundle_dir: Path, opset: int, atol: float, threshold: float | None, force: bool) -> None:
     """Export RUN_DIR (default artifacts/run) as TorchScript + ONNX + vocab + manifest, checked for parity."""
     from rnnqa.export.bundle import export_bundle
 

@@ -3,8 +3,8 @@
 Inputs are chosen at sizes *other* than the tracing example (batch 2, length 4): batch 1, odd
 batches, long and short rows mixed in one padded batch, random ids, and the training questions.
 Checks run in order — output names, shapes, values, argmax, and the ONNX graph's own decoding
-(``probabilities``, ``answer_index``, ``confidence``) — and every failure is collected before one :class:`ParityError`
-lists them all. Values: softmax probabilities within ``atol``; logits within
+(``probabilities``, ``answer_index``, ``confidence``) — and every failure is collected before one
+:class:`ParityError` lists them all. Values: softmax probabilities within ``atol``; logits within
 ``atol × max(1, largest |logit| of the row)``, because float32 rounding in a recurrent kernel grows
 with the scale of the activations (an LSTM's logits of ±10 after 32 steps differ by ~1e-5 between
 PyTorch's and onnxruntime's kernels while the probabilities agree to ~1e-6).
