@@ -102,8 +102,10 @@ def _fsync_tree(root: Path) -> None:
                 os.fsync(fh.fileno())
 
 
-def write_json(path: Path, data: object) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+def write_json(path: Path, data: object, *, compact: bool = False) -> None:
+    """UTF-8 JSON, indented for people, or on one line (``compact``) for tables only programs read."""
+    text = json.dumps(data, ensure_ascii=False, **({"separators": (",", ":")} if compact else {"indent": 2}))
+    path.write_text(text + "\n", encoding="utf-8")
 
 
 def sha256_file(path: Path) -> str:

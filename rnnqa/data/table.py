@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rnnqa.data.text import Tokenizer
+from rnnqa.data.text import Tokenizer, make_tokenizer
 from rnnqa.errors import DataError
 
 REQUIRED_COLUMNS = ("question", "answer")
@@ -45,11 +45,12 @@ def default_dataset_path() -> Path:
     return Path(str(resources.files("rnnqa.data") / "default_qa.csv"))
 
 
-def load_qa_csv(path: str | Path, tokenizer: Tokenizer = Tokenizer()) -> QAPairs:
+def load_qa_csv(path: str | Path, tokenizer: Tokenizer | None = None) -> QAPairs:
     """Read a ``question,answer`` CSV (UTF-8, optional BOM, quoted fields, any line endings).
 
     Cells are trimmed; fully blank lines are skipped; identical duplicate rows are merged and other
-    columns ignored, each with a note. ``tokenizer`` decides when two questions are "the same".
+    columns ignored, each with a note. ``tokenizer`` (default: the ``stem`` preset) decides when two
+    questions are "the same".
 
     Raises:
         DataError: missing file or column, empty file, undecodable bytes, malformed row, empty
@@ -78,7 +79,7 @@ def load_qa_csv(path: str | Path, tokenizer: Tokenizer = Tokenizer()) -> QAPairs
         if empty.any():
             raise DataError(f"empty {col}", path=path, line=int(lines[empty].iloc[0]))
     pairs = QAPairs(frame["question"].tolist(), frame["answer"].tolist(), lines.tolist(), str(path), notes)
-    return _merge_duplicates(pairs, tokenizer, path)
+    return _merge_duplicates(pairs, tokenizer or make_tokenizer(), path)
 
 
 def _read_text(path: Path) -> str:

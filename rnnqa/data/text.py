@@ -1,17 +1,21 @@
-"""Text → ids: the one tokenizer and the vocabulary, shared by training and the runtime.
+"""Text → ids: the tokenizer a vocabulary declares, and the vocabulary, shared by training and the runtime.
 
-Pure Python on purpose (no torch, no pandas): ``rnnqa.runtime`` imports this module, and an app in
-another language can reproduce ids from the JSON this module writes.
+Pure Python on purpose (no torch, no pandas): ``rnnqa.runtime`` imports this module. Every new run
+declares its tokenizer as data (version 2, :mod:`rnnqa.data.tokenizer`), so an app in another
+language reproduces the ids from ``vocab.json`` alone (docs/tokenizer.md); runs and bundles made
+before keep their version-1 rule by name (:mod:`rnnqa.data.legacy_tokenizer`).
 """
 
 from __future__ import annotations
 
 import functools
-import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Union
 
+from rnnqa.data.legacy_tokenizer import LegacyTokenizer
+from rnnqa.data.tokenizer import PRESETS, DeclaredTokenizer, preset_declaration
+from rnnqa.data.tokenizer import VERSION as TOKENIZER_VERSION
 from rnnqa.errors import ConfigError
 
 PAD = "<PAD>"
@@ -19,63 +23,38 @@ UNK = "<UNK>"
 PAD_ID = 0
 UNK_ID = 1
 
-# "notebook": the teaching notebook's rule, kept as the reference: lowercase, drop "?" and "'",
-#             split on whitespace ("paris?" and "paris" match; "paris," and "paris" do not).
-# "words":    Unicode NFKC + casefold, apostrophes removed ("earth's" -> "earths"), then the runs of
-#             letters/digits; every other character separates words ("new-york" -> "new", "york").
-# "english":  "words", but a possessive or contracted 's is dropped first, so a reworded "France's
-#             capital" meets the "capital of France" it was trained on ("earth's" -> "earth",
-#             "what's" -> "what").
-# "stem":     "english", then a light suffix stemmer (see `stem`), so "painter", "painted" and
-#             "painting" all become "paint"; qa-train's default (QUALITY.md).
-TOKENIZERS = ("notebook", "words", "english", "stem")
-_WORD_RE = re.compile(r"[^\W_]+")
-_APOSTROPHES = str.maketrans("", "", "'\u2019\u2018`")
-_POSSESSIVE_RE = re.compile(r"(?<=[^\W_])['\u2019]s\b")  # after casefold: "earth's" -> "earth"
-# The "words" rule for ASCII-only text in one C call: NFKC and casefold leave ASCII as lower(), and
-# [^\W_] matches exactly [A-Za-z0-9] there. Same tokens as the general path (tested), ~4× faster.
-_ASCII_WORDS = str.maketrans({
-    code: chr(code).lower() if chr(code).isalnum() else None if chr(code) in "'`" else " " for code in range(128)
-})
+TOKENIZERS = PRESETS  # qa-train --tokenizer: every new run declares its rule as data (version 2)
+
+Tokenizer = Union[DeclaredTokenizer, LegacyTokenizer]
 
 
-@dataclass(frozen=True)
-class Tokenizer:
-    """A named, versioned tokenization rule; its JSON form travels in ``vocab.json``."""
+@functools.lru_cache(maxsize=None)
+def make_tokenizer(kind: str = "stem") -> DeclaredTokenizer:
+    """The declared (version 2) tokenizer of preset ``kind``: ``stem`` (the default), ``english``,
+    ``words`` or ``notebook`` (docs/tokenizer.md).
 
-    kind: str = "notebook"
+    Raises:
+        ConfigError: ``kind`` is not a preset.
+    """
+    return DeclaredTokenizer(preset_declaration(kind))
 
-    def __post_init__(self) -> None:
-        if self.kind not in TOKENIZERS:
-            raise ConfigError(f"unknown tokenizer {self.kind!r}; choose one of {', '.join(TOKENIZERS)}")
 
-    def __call__(self, text: str) -> list[str]:
-        """Split ``text`` into tokens.
+def tokenizer_from_json(spec: dict) -> Tokenizer:
+    """The tokenizer a ``vocab.json`` declares: version 2 is interpreted from its data; a spec without
+    a version is a version-1 rule by name, kept so older runs and bundles answer as they did.
 
-        Raises:
-            TypeError: ``text`` is not a string.
-        """
-        if not isinstance(text, str):
-            raise TypeError(f"expected a question as str, got {type(text).__name__}")
-        if self.kind == "notebook":
-            return text.lower().replace("?", "").replace("'", "").split()
-        english = self.kind != "words"
-        if text.isascii():
-            if english and "'" in text:
-                text = _POSSESSIVE_RE.sub("", text.lower())
-            tokens = text.translate(_ASCII_WORDS).split()
-        else:
-            tokens = _unicode_words(text, english)
-        return list(map(stem, tokens)) if self.kind == "stem" else tokens  # map: ~20% cheaper than a listcomp
-
-    def to_json(self) -> dict:
-        return {"kind": self.kind}
-
-    @classmethod
-    def from_json(cls, spec: dict) -> Tokenizer:
-        if not isinstance(spec, dict) or not isinstance(spec.get("kind"), str):
-            raise ConfigError(f"tokenizer spec must be an object with a 'kind', got {spec!r}")
-        return cls(spec["kind"])
+    Raises:
+        ConfigError: the spec is malformed or names an unknown rule.
+    """
+    if not isinstance(spec, dict) or not isinstance(spec.get("kind"), str):
+        raise ConfigError(f"tokenizer spec must be an object with a 'kind', got {str(spec)[:80]!r}")
+    version = spec.get("version", 1)
+    if version == 1:
+        return LegacyTokenizer(spec["kind"])
+    if version == TOKENIZER_VERSION:
+        return DeclaredTokenizer(spec)
+    raise ConfigError(f"tokenizer version {version!r} is not supported (this rnnqa reads 1 and {TOKENIZER_VERSION}); "
+                      "upgrade rnnqa")
 
 
 @dataclass(frozen=True)
@@ -88,7 +67,7 @@ class Vocabulary:
 
     tokens: tuple[str, ...]
     answers: tuple[str, ...]
-    tokenizer: Tokenizer = Tokenizer()
+    tokenizer: Tokenizer = field(default_factory=make_tokenizer)
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -102,9 +81,10 @@ class Vocabulary:
 
     @classmethod
     def build(
-        cls, questions: Iterable[str], answers: Iterable[str], tokenizer: Tokenizer = Tokenizer()
+        cls, questions: Iterable[str], answers: Iterable[str], tokenizer: Tokenizer | None = None
     ) -> Vocabulary:
         """Collect tokens in order of first appearance and the distinct answers (sorted)."""
+        tokenizer = tokenizer or make_tokenizer()
         seen: dict[str, None] = {PAD: None, UNK: None}
         for question in questions:
             seen.update(dict.fromkeys(tokenizer(question)))
@@ -147,7 +127,7 @@ class Vocabulary:
         """
         try:
             tokens, answers = data["tokens"], data["answers"]
-            tokenizer = Tokenizer.from_json(data["tokenizer"])
+            tokenizer = tokenizer_from_json(data["tokenizer"])
             pad_id, unk_id = data["pad_id"], data["unk_id"]
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"vocabulary JSON lacks field {exc}") from exc
@@ -156,39 +136,6 @@ class Vocabulary:
         if not _all_str(tokens) or not _all_str(answers):
             raise ConfigError("vocabulary 'tokens' and 'answers' must be lists of strings")
         return cls(tuple(tokens), tuple(answers), tokenizer)
-
-
-def _unicode_words(text: str, english: bool = False) -> list[str]:
-    """The "words" (or "english") rule for any text: the definition the ASCII fast path must match."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    if english:
-        text = _POSSESSIVE_RE.sub("", text)
-    return _WORD_RE.findall(text.translate(_APOSTROPHES))
-
-
-_SUFFIXES = ("ing", "est", "ers", "ors", "er", "or", "ed")  # tried in this order
-
-
-@functools.lru_cache(maxsize=1 << 16)  # questions repeat their words: a dict hit instead of the rules
-def stem(word: str) -> str:
-    """The "stem" tokenizer's suffix rule for one lower-case word; words of letters only, 5 or more:
-
-    "-ies" → "-y" ("countries" → "country"); else the first of -ing, -est, -ers, -ors, -er, -or, -ed
-    that leaves 4 letters or more ("painter", "painted", "painting" → "paint"; "inventor" →
-    "invent"; "water" stays); else a final "s" (not "ss") that leaves 4 or more ("planets" → "planet").
-    Crude on purpose: training and questions go through the same rule, so it only has to map a
-    reworded word onto the trained one, and it is short enough to port to any runtime.
-    """
-    if len(word) < 5 or not word.isalpha():
-        return word
-    if word.endswith("ies"):
-        return word[:-3] + "y"
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    if word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
 
 
 def _all_str(items: object) -> bool:

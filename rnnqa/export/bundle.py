@@ -62,7 +62,7 @@ def export_bundle(
         threshold = run_threshold(run.config)
     if not 0.0 <= threshold <= 1.0:
         raise ExportError(f"threshold must be in [0, 1], got {threshold}")
-    questions = _training_questions(run.config)
+    questions = _training_questions(run.config, run.vocab.tokenizer)
     config = run.model.config
     with atomic_directory(bundle_dir, overwrite=force, error=ExportError) as tmp:
         facts = {
@@ -75,7 +75,7 @@ def export_bundle(
         }
         export_torchscript(run.model, tmp / TORCHSCRIPT_FILE)
         facts["onnx"] = export_onnx(run.model, tmp / ONNX_FILE, opset, metadata=facts)
-        write_json(tmp / VOCAB_FILE, run.vocab.to_json())
+        write_json(tmp / VOCAB_FILE, run.vocab.to_json(), compact=True)
         batches = parity_batches(run.vocab, questions, config.max_len)
         report = validate_parity(run.model, batches, tmp / TORCHSCRIPT_FILE, tmp / ONNX_FILE, atol)
         manifest = {
@@ -103,13 +103,13 @@ def run_threshold(config: dict) -> float:
     return float(value)
 
 
-def _training_questions(config: dict) -> list[str]:
+def _training_questions(config: dict, tokenizer: Tokenizer) -> list[str]:
     """The run's training questions when its CSV is still readable, else none (random ids remain)."""
     source = config.get("data")
     if not source or not Path(source).is_file():
         return []
     try:
-        return load_qa_csv(source, Tokenizer(config["train"]["tokenizer"])).questions
+        return load_qa_csv(source, tokenizer).questions
     except DataError:
         return []
 

@@ -168,7 +168,8 @@ def _encode(state: _Serving, question: str) -> list[int]:
         raise TypeError(f"question must be a str, got {type(question).__name__}")
     ids = state.bundle.vocab.encode(question, state.bundle.max_len)
     if not ids:
-        raise ValueError("question is empty" if not question.strip() else "question has no words")
+        blank = state.bundle.vocab.tokenizer.is_blank(question)
+        raise ValueError("question is empty" if blank else "question has no words")
     return ids
 
 

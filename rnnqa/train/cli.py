@@ -74,7 +74,7 @@ def main(csv_path, out_dir, val_csv, val_split, ood_path, cell, readout, embed_d
     the last 3 epochs.
     """
     from rnnqa.data.table import default_dataset_path, load_qa_csv
-    from rnnqa.data.text import Tokenizer
+    from rnnqa.data.text import make_tokenizer
     from rnnqa.train.report import quality_report
     from rnnqa.train.run import save_run
     from rnnqa.train.trainer import train
@@ -89,8 +89,8 @@ def main(csv_path, out_dir, val_csv, val_split, ood_path, cell, readout, embed_d
     model_config = dict(cell=cell, readout=readout, embed_dim=embed_dim, hidden_dim=hidden_dim, layers=layers,
                         dropout=dropout, max_len=max_len)
     csv_path = csv_path or default_dataset_path()
-    pairs = load_qa_csv(csv_path, Tokenizer(tokenizer))
-    val_pairs = None if val_csv is None else load_qa_csv(val_csv, Tokenizer(tokenizer))
+    pairs = load_qa_csv(csv_path, make_tokenizer(tokenizer))
+    val_pairs = None if val_csv is None else load_qa_csv(val_csv, make_tokenizer(tokenizer))
     for note in pairs.notes:
         click.echo(f"note: {csv_path}: {note}", err=True)
     click.echo(f"training on {len(pairs)} question(s) from {csv_path}", err=True)

@@ -44,7 +44,7 @@ def save_run(result: TrainResult, out_dir: str | Path, *, data: str = "", notes:
     out_dir = Path(out_dir)
     with atomic_directory(out_dir, overwrite=True, error=RunError) as tmp:
         torch.save(result.model.state_dict(), tmp / WEIGHTS)
-        write_json(tmp / VOCAB, result.vocab.to_json())
+        write_json(tmp / VOCAB, result.vocab.to_json(), compact=True)
         _write_metrics(result, tmp / METRICS)
         plot_history(result.history, tmp / "plots")
         # config.json last: a directory without it is never taken for a run (e.g. after a kill)

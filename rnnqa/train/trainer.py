@@ -14,7 +14,7 @@ from torch import nn
 from rnnqa.bundle_format import DEFAULT_THRESHOLD
 from rnnqa.data.table import QAPairs
 from rnnqa.data.tensors import EncodedQA, encode_pairs
-from rnnqa.data.text import UNK_ID, Tokenizer, Vocabulary
+from rnnqa.data.text import UNK_ID, Vocabulary, make_tokenizer
 from rnnqa.errors import ConfigError
 from rnnqa.train.augment import augment_batch, content_tokens, distinctive_tokens, mask_one_word, outlier_batch
 from rnnqa.train.model import ModelConfig, QAClassifier
@@ -37,7 +37,7 @@ class TrainConfig:
     # off by default: with augmentation, the last epochs still improve reworded questions (QUALITY.md)
     flat_tol: float = 0.05  # "flat": loss fell by less than this fraction over `patience` epochs
     patience: int = 3  # epochs the flatness is judged over
-    tokenizer: str = "stem"  # tokenization rule, recorded in vocab.json (see rnnqa.data.text)
+    tokenizer: str = "stem"  # tokenizer preset, declared as data in vocab.json (docs/tokenizer.md)
     label_smoothing: float = 0.0  # CrossEntropyLoss label smoothing
     token_dropout: float = 0.25  # augmentation: chance to drop each token of a training question
     unk_rate: float = 0.15  # augmentation: chance to replace each token by <UNK>
@@ -73,7 +73,7 @@ class TrainConfig:
             raise ConfigError(f"threshold must be in [0, 1], got {self.threshold!r}")
         if not 0.0 < self.content_share <= 1.0:
             raise ConfigError(f"content_share must be in (0, 1], got {self.content_share!r}")
-        Tokenizer(self.tokenizer)
+        make_tokenizer(self.tokenizer)
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -171,7 +171,7 @@ def train(
     answers = pairs.answers  # a split keeps every answer a class, so held-out rows can be scored
     if val_pairs is None and cfg.val_split > 0:
         pairs, val_pairs = split_pairs(pairs, cfg.val_split, cfg.seed)
-    vocab = Vocabulary.build(pairs.questions, answers, Tokenizer(cfg.tokenizer))
+    vocab = Vocabulary.build(pairs.questions, answers, make_tokenizer(cfg.tokenizer))
     mcfg = ModelConfig(vocab_size=len(vocab), num_answers=len(vocab.answers), **(model_config or {}))
 
     torch.manual_seed(cfg.seed)

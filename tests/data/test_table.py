@@ -1,7 +1,7 @@
 import pytest
 
 from rnnqa.data.table import default_dataset_path, load_qa_csv
-from rnnqa.data.text import Tokenizer
+from rnnqa.data.text import make_tokenizer
 from rnnqa.errors import DataError
 
 
@@ -63,7 +63,7 @@ def test_missing_file_and_directory(tmp_path):
 def test_same_question_is_judged_by_the_tokenizer(write_csv):
     path = write_csv("question,answer\nEarth's moon?,Moon\nearths moon,Luna\n")
     with pytest.raises(DataError, match="on line 2"):
-        load_qa_csv(path, Tokenizer("words"))
+        load_qa_csv(path, make_tokenizer("words"))
 
 
 def test_bundled_dataset_is_valid_larger_and_more_varied_than_the_seed(seed_csv):

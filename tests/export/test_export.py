@@ -9,6 +9,7 @@ import torch
 
 from rnnqa.bundle_format import BUNDLE_FILES, DEFAULT_THRESHOLD, LEGACY_THRESHOLD, ONNX_METADATA_KEY
 from rnnqa.data.table import default_dataset_path, load_qa_csv
+from rnnqa.data.text import make_tokenizer, tokenizer_from_json
 from rnnqa.errors import ExportError, ParityError
 from rnnqa.export import bundle as bundle_module
 from rnnqa.export.bundle import export_bundle, read_manifest
@@ -93,7 +94,9 @@ def test_bundle_holds_the_four_files_and_true_hashes(bundles):
 def test_vocab_json_lets_another_language_reproduce_ids(bundles):
     vocab = json.loads((bundles["rnn"].bundle_dir / "vocab.json").read_text())
     assert vocab["tokens"][:2] == ["<PAD>", "<UNK>"] and (vocab["pad_id"], vocab["unk_id"]) == (0, 1)
-    assert vocab["tokenizer"] == {"kind": "stem"} and len(vocab["answers"]) == NUM_ANSWERS
+    declaration = vocab["tokenizer"]
+    assert (declaration["spec"], declaration["version"], declaration["kind"]) == ("rnnqa-tokenizer", 2, "stem")
+    assert tokenizer_from_json(declaration) == make_tokenizer("stem") and len(vocab["answers"]) == NUM_ANSWERS
     assert "Gabriel García Márquez" in vocab["answers"]
 
 

@@ -168,7 +168,8 @@ def test_answer_survives_huge_logits(make_run, tmp_path):
     state["head.weight"] *= 400.0
     state["head.bias"] *= 400.0
     torch.save(state, run_dir / "model.pt")
-    model = QAModel.load(export_bundle(run_dir, tmp_path / "bundle").bundle_dir)
+    # Parity's 1e-5 on probabilities is not what is tested here (float32 logits of ±1000 round by ~1e-4).
+    model = QAModel.load(export_bundle(run_dir, tmp_path / "bundle", atol=1e-3).bundle_dir)
     logits = model.logits(QUESTIONS[:40]).astype(np.float64)
     assert np.abs(logits).max() > 1000  # really beyond exp's float64 range
     expected = np.exp(logits - logits.max(1, keepdims=True))

@@ -1,0 +1,237 @@
+"""The declared tokenizer (version 2): every rule that turns text into tokens is data, interpreted here.
+
+The declaration travels in ``vocab.json`` (``"tokenizer"``); ``docs/tokenizer.md`` is its spec, written
+so that a port needs no Python. Four presets (``stem``, ``english``, ``words``, ``notebook``) are made
+from the tables in ``tokenizer_tables.json`` (see :mod:`rnnqa.data.unicode_tables`); a declaration read
+from a run or a bundle is interpreted as written, whatever tables this rnnqa ships.
+
+The algorithm, per code point of the text: (1) ``map`` replaces it (possibly by nothing); (2) each
+resulting code point is a letter, a digit, a joiner, or else a separator; (3) words are the runs of
+letters, digits and joiners; inside a word the joiners are removed, and with ``drop_s_after_joiner``
+an ``s`` that follows a joiner which follows something is removed too ("france's" → "france");
+(4) ``stem`` rewrites the end of words made only of letters. Pure Python; no torch, no pandas.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rnnqa.errors import ConfigError
+
+SPEC = "rnnqa-tokenizer"
+VERSION = 2
+PRESETS = ("notebook", "words", "english", "stem")
+TABLES_FILE = Path(__file__).with_name("tokenizer_tables.json")
+MAX_CODE_POINT = 0x10FFFF
+# The "stem" preset: the first rule whose suffix ends the word and whose conditions hold rewrites it;
+# only words of at least 5 letters ("painter", "painted", "painting" → "paint"; "countries" → "country").
+STEM_RULES = (
+    {"suffix": "ies", "replacement": "y", "min_rest": 0},
+    *({"suffix": s, "replacement": "", "min_rest": 4} for s in ("ing", "est", "ers", "ors", "er", "or", "ed")),
+    {"suffix": "s", "replacement": "", "min_rest": 4, "except_suffix": "ss"},
+)
+STEM_MIN_LENGTH = 5
+_SEPARATOR = " "  # what a separator becomes inside str.translate (never a word character; checked)
+_JOINER_MARKERS = (0x27, 0x0, 0xFFFF, 0x9)
+_CACHED_CODE_POINTS = 0x10000  # translation entries cached for the BMP only: bounded memory on any input
+
+
+@functools.lru_cache(maxsize=None)
+def _tables() -> dict:
+    return json.loads(TABLES_FILE.read_text(encoding="utf-8"))
+
+
+def preset_declaration(kind: str) -> dict:
+    """The version-2 declaration of preset ``kind`` (made from the tables shipped with rnnqa).
+
+    Raises:
+        ConfigError: ``kind`` is not a preset.
+    """
+    if kind not in PRESETS:
+        raise ConfigError(f"unknown tokenizer {kind!r}; choose one of {', '.join(PRESETS)}")
+    tables = _tables()
+    notebook = kind == "notebook"
+    return {
+        "spec": SPEC,
+        "version": VERSION,
+        "kind": kind,
+        "unicode": tables["unicode"],
+        "map": tables["lower" if notebook else "fold"],
+        "letters": tables["not_space" if notebook else "letters"],
+        "digits": [] if notebook else tables["digits"],
+        "joiners": [] if notebook else tables["joiners"],
+        "drop_s_after_joiner": kind in ("english", "stem"),
+        "stem": {"min_length": STEM_MIN_LENGTH, "rules": list(STEM_RULES)} if kind == "stem" else None,
+        "space": tables["space"],
+    }
+
+
+@dataclass(frozen=True)
+class _StemRule:
+    suffix: str
+    replacement: str
+    min_rest: int
+    except_suffix: str | None
+
+
+class DeclaredTokenizer:
+    """Interprets one version-2 declaration. Immutable; compares equal to another of the same declaration."""
+
+    version = VERSION
+
+    def __init__(self, declaration: dict):
+        self._declaration = declaration
+        try:
+            self.kind = _field(declaration, "kind", str)
+            self._map = {_code_point(k): _check_str(v, f"map[{k!r}]")
+                         for k, v in _field(declaration, "map", dict).items()}
+            self._letters = _Ranges(_field(declaration, "letters", list), "letters")
+            self._digits = _Ranges(_field(declaration, "digits", list), "digits")
+            self._space = _Ranges(_field(declaration, "space", list), "space")
+            self._joiners = frozenset(_code_point(j) for j in _field(declaration, "joiners", list))
+            self._drop_s = _field(declaration, "drop_s_after_joiner", bool)
+            stem = declaration.get("stem")
+            self._stem_min, self._stem_rules = _stem_rules(stem) if stem is not None else (0, ())
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"tokenizer declaration: {exc}") from exc
+        if declaration.get("spec") != SPEC or declaration.get("version") != VERSION:
+            raise ConfigError(f"tokenizer declaration must have spec {SPEC!r} and version {VERSION}")
+        if self._is_word_char(ord(_SEPARATOR)) or self._space.overlaps(self._letters):
+            raise ConfigError("tokenizer declaration: space characters must not be letters or digits")
+        # The joiners' stand-in inside str.translate: any character that is not a word character.
+        self._joiner = next((chr(c) for c in _JOINER_MARKERS if not self._is_word_char(c)), None)
+        if self._joiners and self._joiner is None:
+            raise ConfigError("tokenizer declaration: too many word characters to mark joiners")
+        self._translation = _Translation(self._translate_code_point)
+        self._stem_word = functools.lru_cache(maxsize=1 << 16)(self._stem_uncached)
+
+    def __call__(self, text: str) -> list[str]:
+        """The tokens of ``text``.
+
+        Raises:
+            TypeError: ``text`` is not a string.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"expected a question as str, got {type(text).__name__}")
+        words = text.translate(self._translation).split(_SEPARATOR)
+        if self._joiners:
+            joiner = self._joiner
+            words = [self._join(w) if joiner in w else w for w in words if w]
+        words = [w for w in words if w]
+        return list(map(self._stem_word, words)) if self._stem_rules else words
+
+    def is_blank(self, text: str) -> bool:
+        """Whether ``text`` holds only ``space`` characters (the runtime then says "question is empty")."""
+        return all(self._space.has(ord(c)) for c in text)
+
+    def to_json(self) -> dict:
+        return self._declaration
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DeclaredTokenizer) and other._declaration == self._declaration
+
+    def __hash__(self) -> int:
+        return hash((self.kind, len(self._map)))
+
+    def __repr__(self) -> str:
+        return f"DeclaredTokenizer(kind={self.kind!r}, version={VERSION})"
+
+    def _is_word_char(self, code: int) -> bool:
+        return self._letters.has(code) or self._digits.has(code)
+
+    def _translate_code_point(self, code: int) -> str | None:
+        """What str.translate writes for ``code``: its mapping with each separator as " " and each joiner
+        as the joiner marker, or None to drop it."""
+        mapped = self._map.get(code)
+        if mapped is None:
+            mapped = chr(code)
+        out = "".join(self._joiner if ord(c) in self._joiners else c if self._is_word_char(ord(c)) else _SEPARATOR
+                      for c in mapped)
+        return out or None
+
+    def _join(self, word: str) -> str:
+        """Remove the joiners of ``word``; with drop_s_after_joiner, also an "s" part after a non-empty one."""
+        parts = word.split(self._joiner)
+        if self._drop_s:
+            parts = [parts[0], *(p for i, p in enumerate(parts[1:]) if not (p == "s" and parts[i]))]
+        return "".join(parts)
+
+    def _stem_uncached(self, word: str) -> str:
+        if len(word) < self._stem_min or not all(self._letters.has(ord(c)) for c in word):
+            return word
+        for rule in self._stem_rules:
+            if (word.endswith(rule.suffix) and len(word) - len(rule.suffix) >= rule.min_rest
+                    and not (rule.except_suffix and word.endswith(rule.except_suffix))):
+                return word[: len(word) - len(rule.suffix)] + rule.replacement
+        return word
+
+
+class _Translation(dict):
+    """A ``str.translate`` table computed on demand; entries below U+10000 are kept (at most 65,536)."""
+
+    def __init__(self, compute):
+        super().__init__()
+        self._compute = compute
+
+    def __missing__(self, code: int) -> str | None:
+        value = self._compute(code)
+        if code < _CACHED_CODE_POINTS:
+            self[code] = value
+        return value
+
+
+class _Ranges:
+    """Sorted, disjoint, inclusive code point ranges with an O(log n) membership test."""
+
+    def __init__(self, ranges: Sequence, name: str):
+        pairs = [(_code_point(lo), _code_point(hi)) for lo, hi in ranges]
+        if any(lo > hi for lo, hi in pairs) or any(a[1] >= b[0] for a, b in zip(pairs, pairs[1:])):
+            raise ValueError(f"{name} must be sorted, disjoint [first, last] ranges")
+        self._starts = [lo for lo, _ in pairs]
+        self._ends = [hi for _, hi in pairs]
+
+    def has(self, code: int) -> bool:
+        i = bisect.bisect_right(self._starts, code) - 1
+        return i >= 0 and code <= self._ends[i]
+
+    def overlaps(self, other: _Ranges) -> bool:
+        return any(other.has(c) for lo, hi in zip(self._starts, self._ends) for c in range(lo, hi + 1))
+
+
+def _field(declaration: dict, name: str, kind: type):
+    if not isinstance(declaration, dict):
+        raise TypeError("must be a JSON object")
+    value = declaration.get(name)
+    if not isinstance(value, kind):
+        raise TypeError(f"{name!r} must be a {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _code_point(value: int | str) -> int:
+    code = int(value, 16) if isinstance(value, str) else value
+    if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code <= MAX_CODE_POINT:
+        raise ValueError(f"not a code point: {value!r}")
+    return code
+
+
+def _check_str(value: object, where: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{where} must be a string")
+    return value
+
+
+def _stem_rules(stem: dict) -> tuple[int, tuple[_StemRule, ...]]:
+    min_length = _field(stem, "min_length", int)
+    rules = tuple(
+        _StemRule(_field(r, "suffix", str), _field(r, "replacement", str), _field(r, "min_rest", int),
+                  r.get("except_suffix"))
+        for r in _field(stem, "rules", list)
+    )
+    if any(not r.suffix or (r.except_suffix is not None and not isinstance(r.except_suffix, str)) for r in rules):
+        raise ValueError("stem rules need a non-empty suffix and an optional string except_suffix")
+    return min_length, rules
