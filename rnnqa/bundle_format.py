@@ -8,20 +8,28 @@ A bundle is a directory holding exactly these files::
                             (its probability); right padding with pad_id
     model.torchscript.pt    TorchScript of the same model (for PyTorch users; never opened by the runtime)
     vocab.json              tokens (position = id), answers (position = output index), pad_id, unk_id,
-                            tokenizer spec
+                            tokenizer (declared as data: docs/tokenizer.md)
+    conformance.json        text → tokens → ids → answer and confidence, for every training question and
+                            a fixed list of hard strings: what a port of the runtime must reproduce
     manifest.json           format version, model config, graph contract, threshold, sha256 of every
                             other file, tool versions and the parity report
+
+Format 2 (before conformance.json) is still read, so bundles exported before answer as they did.
 """
 
 FORMAT_NAME = "rnnqa-bundle"
 # 2: the graph also outputs probabilities, answer_index and confidence (decoding inside onnxruntime, BENCHMARKS.md).
-FORMAT_VERSION = 2
+# 3: conformance.json; the tokenizer in vocab.json is declared as data (version 2) for runs trained since.
+FORMAT_VERSION = 3
 
 ONNX_FILE = "model.onnx"
 TORCHSCRIPT_FILE = "model.torchscript.pt"
 VOCAB_FILE = "vocab.json"
 MANIFEST_FILE = "manifest.json"
-BUNDLE_FILES = (ONNX_FILE, TORCHSCRIPT_FILE, VOCAB_FILE, MANIFEST_FILE)
+CONFORMANCE_FILE = "conformance.json"
+BUNDLE_FILES = (ONNX_FILE, TORCHSCRIPT_FILE, VOCAB_FILE, CONFORMANCE_FILE, MANIFEST_FILE)
+# The files of each format version this rnnqa reads.
+FORMAT_FILES = {2: (ONNX_FILE, TORCHSCRIPT_FILE, VOCAB_FILE, MANIFEST_FILE), FORMAT_VERSION: BUNDLE_FILES}
 
 INPUT_NAMES = ("input_ids", "lengths")
 LOGITS, PROBABILITIES, ANSWER_INDEX, CONFIDENCE = "logits", "probabilities", "answer_index", "confidence"

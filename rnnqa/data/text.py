@@ -106,6 +106,21 @@ class Vocabulary:
         ids = [self._index.get(tok, UNK_ID) for tok in self.tokenizer(text)]
         return ids if max_len is None else ids[:max_len]
 
+    def encode_question(self, question: str, max_len: int) -> list[int]:
+        """The ids a runtime feeds the graph for ``question``: :meth:`encode`, cut to ``max_len``.
+
+        Raises:
+            TypeError: ``question`` is not a string.
+            ValueError: "question is empty" (only space characters) or "question has no words";
+                every runtime raises these two messages for the same texts (conformance.json).
+        """
+        if not isinstance(question, str):
+            raise TypeError(f"question must be a str, got {type(question).__name__}")
+        ids = self.encode(question, max_len)
+        if not ids:
+            raise ValueError("question is empty" if self.tokenizer.is_blank(question) else "question has no words")
+        return ids
+
     def answer_index(self, answer: str) -> int:
         return self.answers.index(answer)
 

@@ -9,6 +9,8 @@ from importlib import metadata
 from pathlib import Path
 
 from rnnqa.bundle_format import (
+    BUNDLE_FILES,
+    CONFORMANCE_FILE,
     FORMAT_NAME,
     FORMAT_VERSION,
     LEGACY_THRESHOLD,
@@ -21,6 +23,7 @@ from rnnqa.bundle_format import (
 from rnnqa.data.table import load_qa_csv
 from rnnqa.data.text import Tokenizer
 from rnnqa.errors import DataError, ExportError
+from rnnqa.export.conformance import conformance
 from rnnqa.export.graphs import DEFAULT_OPSET, export_onnx, export_torchscript
 from rnnqa.export.validate import DEFAULT_ATOL, ParityReport, parity_batches, validate_parity
 from rnnqa.fileio import atomic_directory, sha256_file, write_json
@@ -78,10 +81,13 @@ def export_bundle(
         write_json(tmp / VOCAB_FILE, run.vocab.to_json(), compact=True)
         batches = parity_batches(run.vocab, questions, config.max_len)
         report = validate_parity(run.model, batches, tmp / TORCHSCRIPT_FILE, tmp / ONNX_FILE, atol)
+        write_json(tmp / CONFORMANCE_FILE,
+                   conformance(run.vocab, config.max_len, threshold, tmp / ONNX_FILE, questions))
         manifest = {
             **facts,
+            "tokenizer_version": run.vocab.tokenizer.version,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "files": {name: sha256_file(tmp / name) for name in (ONNX_FILE, TORCHSCRIPT_FILE, VOCAB_FILE)},
+            "files": {name: sha256_file(tmp / name) for name in BUNDLE_FILES if name != MANIFEST_FILE},
             "versions": _versions(),
             "parity": report.to_json(),
             "training": {k: run.config.get(k) for k in ("train", "device", "epochs_run", "data")},

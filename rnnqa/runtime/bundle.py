@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rnnqa.bundle_format import (
-    BUNDLE_FILES,
+    FORMAT_FILES,
     FORMAT_NAME,
-    FORMAT_VERSION,
     INPUT_NAMES,
     MANIFEST_FILE,
     ONNX_FILE,
@@ -54,8 +53,9 @@ def load_bundle(bundle_dir: str | Path) -> Bundle:
     root = Path(bundle_dir)
     if root.is_symlink() or not root.is_dir():
         raise BundleError(str(root), "not a bundle directory (export one with qa-export)")
-    _check_layout(root)
+    present = _regular_files(root)
     manifest = _read_manifest(root)
+    _check_layout(present, FORMAT_FILES[manifest["format_version"]])
     contents = {name: _read_checked(root, name, manifest["files"]) for name in manifest["files"]}
     try:
         vocab = Vocabulary.from_json(json.loads(contents[VOCAB_FILE].decode("utf-8")))
@@ -65,17 +65,22 @@ def load_bundle(bundle_dir: str | Path) -> Bundle:
     return Bundle(root, manifest, vocab, contents[ONNX_FILE])
 
 
-def _check_layout(root: Path) -> None:
+def _regular_files(root: Path) -> set[str]:
     present = {p.name: p for p in root.iterdir()}
     for name, path in sorted(present.items()):
         if path.is_symlink():
             raise BundleError(name, "is a symbolic link; a bundle holds regular files only")
-        if name not in BUNDLE_FILES:
-            raise BundleError(name, "unexpected file in the bundle (a bundle holds exactly "
-                                    f"{', '.join(BUNDLE_FILES)})")
         if not path.is_file():
             raise BundleError(name, "is not a regular file")
-    missing = [name for name in BUNDLE_FILES if name not in present]
+    if MANIFEST_FILE not in present:
+        raise BundleError(MANIFEST_FILE, "missing — the bundle is incomplete")
+    return set(present)
+
+
+def _check_layout(present: set[str], files: tuple[str, ...]) -> None:
+    for name in sorted(present - set(files)):
+        raise BundleError(name, f"unexpected file in the bundle (a bundle holds exactly {', '.join(files)})")
+    missing = [name for name in files if name not in present]
     if missing:
         raise BundleError(missing[0], "missing — the bundle is incomplete")
 
@@ -88,10 +93,11 @@ def _read_manifest(root: Path) -> dict:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise BundleError(MANIFEST_FILE, f"not an {FORMAT_NAME} manifest")
     version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
+    if isinstance(version, bool) or version not in FORMAT_FILES:
+        readable = " and ".join(map(str, FORMAT_FILES))
         raise BundleError(MANIFEST_FILE, f"unsupported format version {version!r} (this rnnqa reads "
-                                         f"{FORMAT_VERSION}; export the run again with this qa-export)")
-    expected = sorted(set(BUNDLE_FILES) - {MANIFEST_FILE})
+                                         f"{readable}; export the run again with this qa-export)")
+    expected = sorted(set(FORMAT_FILES[version]) - {MANIFEST_FILE})
     files = manifest.get("files")
     if not isinstance(files, dict) or sorted(files) != expected:
         raise BundleError(MANIFEST_FILE, f"'files' must list the sha256 of exactly {', '.join(expected)}")

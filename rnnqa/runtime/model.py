@@ -164,13 +164,7 @@ class QAModel:
 
 
 def _encode(state: _Serving, question: str) -> list[int]:
-    if not isinstance(question, str):
-        raise TypeError(f"question must be a str, got {type(question).__name__}")
-    ids = state.bundle.vocab.encode(question, state.bundle.max_len)
-    if not ids:
-        blank = state.bundle.vocab.tokenizer.is_blank(question)
-        raise ValueError("question is empty" if blank else "question has no words")
-    return ids
+    return state.bundle.vocab.encode_question(question, state.bundle.max_len)
 
 
 def _run(state: _Serving, questions: Sequence[str], outputs: list[str]) -> list[np.ndarray]:

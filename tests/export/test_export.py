@@ -69,7 +69,7 @@ def test_independent_check_torchscript_and_onnx_agree_at_other_shapes(bundles, m
         assert np.array_equal(confidence, probs_graph.max(1))
 
 
-def test_bundle_holds_the_four_files_and_true_hashes(bundles):
+def test_bundle_holds_the_five_files_and_true_hashes(bundles):
     result = bundles["gru"]
     assert sorted(p.name for p in result.bundle_dir.iterdir()) == sorted(BUNDLE_FILES)
     manifest = read_manifest(result.bundle_dir)
@@ -77,7 +77,8 @@ def test_bundle_holds_the_four_files_and_true_hashes(bundles):
     for name, digest in manifest["files"].items():
         assert hashlib.sha256((result.bundle_dir / name).read_bytes()).hexdigest() == digest
     assert set(manifest["files"]) == set(BUNDLE_FILES) - {"manifest.json"}
-    assert manifest["format_version"] == 2 and manifest["threshold"] == DEFAULT_THRESHOLD
+    assert manifest["format_version"] == 3 and manifest["threshold"] == DEFAULT_THRESHOLD
+    assert manifest["tokenizer_version"] == 2
     assert [i["name"] for i in manifest["inputs"]] == ["input_ids", "lengths"]
     assert manifest["outputs"] == [
         {"name": "logits", "dtype": "float32", "shape": ["batch", NUM_ANSWERS]},

@@ -42,7 +42,7 @@ def test_intact_bundle_loads(bundle):
     assert load_bundle(bundle).vocab.tokens[:2] == ("<PAD>", "<UNK>")
 
 
-@pytest.mark.parametrize("name", ["model.onnx", "vocab.json", "model.torchscript.pt"])
+@pytest.mark.parametrize("name", ["model.onnx", "vocab.json", "model.torchscript.pt", "conformance.json"])
 def test_any_changed_byte_is_a_sha256_mismatch(bundle, name):
     data = bytearray((bundle / name).read_bytes())
     data[len(data) // 2] ^= 0x01
@@ -51,7 +51,8 @@ def test_any_changed_byte_is_a_sha256_mismatch(bundle, name):
     assert message == f"{name}: sha256 mismatch — the bundle was modified or is incomplete"
 
 
-@pytest.mark.parametrize("name", ["model.onnx", "vocab.json", "manifest.json", "model.torchscript.pt"])
+@pytest.mark.parametrize("name", ["model.onnx", "vocab.json", "manifest.json", "model.torchscript.pt",
+                                  "conformance.json"])
 def test_missing_file(bundle, name):
     (bundle / name).unlink()
     refused(bundle, name, "missing — the bundle is incomplete")
@@ -157,3 +158,25 @@ def test_older_format_version_names_the_fix(bundle):
     edit_json(bundle / "manifest.json", lambda m: m.update(format_version=1))
     message = refused(bundle, "manifest.json", "unsupported format version 1")
     assert "export the run again" in message
+
+
+def test_format_2_bundle_with_a_version_1_tokenizer_answers_as_it_did(bundle):
+    """A bundle exported before conformance.json and the declared tokenizer: four files, {"kind": "stem"}."""
+    from rnnqa.data.legacy_tokenizer import LegacyTokenizer
+
+    declared = QAModel.load(bundle)
+    (bundle / "conformance.json").unlink()
+    edit_json(bundle / "vocab.json", lambda v: v.update(tokenizer={"kind": "stem"}))
+    rehash(bundle, "vocab.json")
+    edit_json(bundle / "manifest.json", lambda m: (m.update(format_version=2), m["files"].pop("conformance.json")))
+    legacy = QAModel.load(bundle)
+    assert legacy.vocab.tokenizer == LegacyTokenizer("stem")
+    assert legacy.encode("İstanbul?") == [1, 1]  # the version-1 rule: "i", "stanbul" (the declared one: "istanbul")
+    assert declared.encode("İstanbul?") == [1]
+    for question in ("What is the capital of Peru?", "Who painted Guernica?"):
+        assert legacy.answer(question) == declared.answer(question)
+
+
+def test_format_2_bundle_must_not_carry_conformance_json(bundle):
+    edit_json(bundle / "manifest.json", lambda m: (m.update(format_version=2), m["files"].pop("conformance.json")))
+    refused(bundle, "conformance.json", "unexpected file")
