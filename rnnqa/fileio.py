@@ -105,7 +105,8 @@ def _fsync_tree(root: Path) -> None:
 def write_json(path: Path, data: object, *, compact: bool = False) -> None:
     """UTF-8 JSON, indented for people, or on one line (``compact``) for tables only programs read."""
     text = json.dumps(data, ensure_ascii=False, **({"separators": (",", ":")} if compact else {"indent": 2}))
-    path.write_text(text + "\n", encoding="utf-8")
+    # A lone surrogate (only ever inside a JSON string) is written as its JSON escape, e.g. \ud800.
+    path.write_bytes((text + "\n").encode("utf-8", "backslashreplace"))
 
 
 def sha256_file(path: Path) -> str:

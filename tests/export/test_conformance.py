@@ -44,7 +44,7 @@ def test_vectors_are_what_the_runtime_answers(bundle, vectors):
         answer = model.answer(vector["text"])
         assert (answer.text, answer.known) == (vector["answer"], vector["known"]), vector["label"]
         assert abs(answer.confidence - vector["confidence"]) <= TOLERANCE
-    assert errors == 4  # only punctuation, only emoji (no words); only spaces, empty (empty)
+    assert errors == 5  # only punctuation, only emoji, only format characters (no words); only spaces, empty
 
 
 def test_hard_strings_tokenize_as_the_spec_says(vectors):
@@ -55,4 +55,8 @@ def test_hard_strings_tokenize_as_the_spec_says(vectors):
     assert by_label["full-width letters"]["tokens"] == ["what", "is", "the", "capital", "of", "france"]
     assert by_label["assigned after Unicode 14 (a separator in the tables)"]["tokens"] == ["what", "is", "or"]
     assert by_label["empty"]["error"] == by_label["only spaces"]["error"] == "question is empty"
-    assert by_label["only emoji"]["error"] == "question has no words"
+    assert by_label["only emoji"]["error"] == by_label["only format characters"]["error"] == "question has no words"
+    assert by_label["lone surrogates (one code point each, separators)"]["tokens"] == [
+        "what", "is", "the", "capital", "of", "peru"]
+    assert by_label["joiners: parts judged as split"]["tokens"] == ["a", "x", "it", "s", "s"]
+    assert by_label["digits and letters in stem candidates"]["tokens"] == ["12ers", "1990s", "abc123ing", "paint"]
