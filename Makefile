@@ -9,8 +9,11 @@ BUNDLE_DIR ?= artifacts/bundle
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rnnqa-installed
+JS := clients/js
+JS_STAMP := $(JS)/node_modules/.package-lock.json
+WEB_PORT ?= 8000
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install js bench web clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,17 +26,31 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# The JavaScript runtime's packages (onnxruntime-node/-web, playwright-core for the page test), where npm
+# exists. --ignore-scripts: onnxruntime-node's postinstall would download GPU binaries; its CPU build is in
+# the package, and playwright-core drives the system Chromium, never a downloaded one.
+$(JS_STAMP): $(JS)/package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --prefix $(JS)
+
+js:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(JS_STAMP); \
+	else echo "npm not found: the JavaScript and browser tests will be skipped"; fi
+
 demo: install
 	$(BIN)/qa-train --out $(RUN_DIR)
 	$(BIN)/qa-export $(RUN_DIR) --out $(BUNDLE_DIR) --force
 	$(BIN)/qa-ask --bundle $(BUNDLE_DIR) "What is the capital of Peru?" "Who painted Guernica?" \
 		"How many keys does a piano have?" "What is the airspeed velocity of an unladen swallow?"
 
-test: install
+test: install js
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python benchmarks/run.py
 
+# The page that answers in the browser, on http://127.0.0.1:$(WEB_PORT)/ (make demo first for a bundle).
+web: js
+	node clients/web/serve.js --bundle $(BUNDLE_DIR) --port $(WEB_PORT)
+
 clean:
-	rm -rf $(VENV) artifacts/run artifacts/bundle .pytest_cache
+	rm -rf $(VENV) $(JS)/node_modules artifacts/run artifacts/bundle artifacts/test-screenshots .pytest_cache

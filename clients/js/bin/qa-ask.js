@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+/**
+ * qa-ask for Node, mirroring Python's qa-ask: the same options, the same output lines, the same exit codes.
+ *
+ *   node clients/js/bin/qa-ask.js --bundle DIR [--json] [--top-k K] [--threshold T] [QUESTION ...]
+ *
+ * With no QUESTION, one question per line of standard input. Exactly one output line per question;
+ * a bad question gets an error line and the rest go on (exit code 1 at the end); a bad bundle is one
+ * line on stderr and exit code 1; a usage error exits 2.
+ */
+
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+
+import { BundleError, QuestionError, load } from '../src/node.js';
+
+const USAGE = 'usage: qa-ask.js [--bundle DIR] [--json] [--top-k K] [--threshold T] [--threads N] [QUESTION ...]';
+const EXIT_ERROR = 1;
+const EXIT_USAGE = 2;
+
+function options(argv) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      bundle: { type: 'string', default: 'artifacts/bundle' },
+      json: { type: 'boolean', default: false },
+      'top-k': { type: 'string' },
+      threshold: { type: 'string' },
+      threads: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const number = (name, check) => {
+    if (values[name] === undefined) return undefined;
+    const value = Number(values[name]);
+    if (values[name].trim() === '' || !check(value)) throw new TypeError(`invalid value for --${name}: ${values[name]}`);
+    return value;
+  };
+  return {
+    help: values.help,
+    bundle: values.bundle,
+    json: values.json,
+    topK: number('top-k', (v) => Number.isInteger(v) && v >= 1),
+    threshold: number('threshold', (v) => v >= 0 && v <= 1),
+    threads: number('threads', (v) => Number.isInteger(v) && v >= 1),
+    questions: positionals,
+  };
+}
+
+/** Python's repr of a float, for JSON lines identical to Python's json.dumps (1.0, 5e-05). */
+function pyFloat(x) {
+  if (Number.isInteger(x)) return x.toFixed(1);
+  if (Math.abs(x) < 1e-4) return x.toExponential().replace(/e([+-])(\d)$/, 'e$10$2');
+  return String(x);
+}
+
+/** JSON as Python's json.dumps(..., ensure_ascii=False) writes it: ", " and ": " separators. */
+function pyJson(value) {
+  if (typeof value === 'number') return pyFloat(value);
+  if (Array.isArray(value)) return `[${value.map(pyJson).join(', ')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${pyJson(v)}`).join(', ')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+const round6 = (x) => Number(x.toFixed(6));
+
+async function respond(model, question, opts) {
+  let answers;
+  try {
+    answers = opts.topK ? await model.topK(question, opts.topK) : [await model.answer(question)];
+  } catch (error) {
+    if (!(error instanceof QuestionError || error instanceof TypeError)) throw error;
+    return [opts.json ? pyJson({ question, error: error.message }) : `error: ${error.message}`, false];
+  }
+  const [best] = answers;
+  if (opts.json) {
+    const record = { question, answer: best.text, confidence: round6(best.confidence), known: best.known };
+    if (opts.topK) record.top_k = answers.map((a) => ({ answer: a.text, confidence: round6(a.confidence) }));
+    return [pyJson(record), true];
+  }
+  if (opts.topK) return [answers.map((a) => `${a.text} (${a.confidence.toFixed(3)})`).join(' | '), true];
+  return [String(best), true];
+}
+
+/** Lines of standard input as Python's qa-ask reads them: split at "\n", trailing "\r" removed. */
+async function* stdinLines(interactive) {
+  if (interactive) {
+    const rl = createInterface({ input: process.stdin, output: process.stderr, prompt: '? ' });
+    rl.prompt();
+    for await (const line of rl) {
+      yield line;
+      rl.prompt();
+    }
+    return;
+  }
+  let pending = '';
+  process.stdin.setEncoding('utf8');
+  for await (const chunk of process.stdin) {
+    const lines = (pending + chunk).split('\n');
+    pending = lines.pop();
+    for (const line of lines) yield line.replace(/\r+$/, '');
+  }
+  if (pending) yield pending.replace(/\r+$/, '');
+}
+
+async function main() {
+  let opts;
+  try {
+    opts = options(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`${USAGE}\nerror: ${error.message}\n`);
+    return EXIT_USAGE;
+  }
+  if (opts.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  let model;
+  try {
+    model = await load(opts.bundle, { threshold: opts.threshold, threads: opts.threads });
+  } catch (error) {
+    if (!(error instanceof BundleError)) throw error;
+    process.stderr.write(`error: ${error.message}\n`);
+    return EXIT_ERROR;
+  }
+  const interactive = opts.questions.length === 0 && process.stdin.isTTY;
+  const source = opts.questions.length ? opts.questions : stdinLines(interactive);
+  let failed = false;
+  for await (const question of source) {
+    const [line, ok] = await respond(model, question, opts);
+    failed ||= !ok;
+    process.stdout.write(`${line}\n`);
+  }
+  return failed ? EXIT_ERROR : 0;
+}
+
+process.exitCode = await main();

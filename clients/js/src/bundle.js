@@ -1,0 +1,128 @@
+/**
+ * Check a bundle's files before any session exists, as Python's rnnqa.runtime.bundle does:
+ * format, the sha256 of every file, the declared tokenizer, vocabulary against manifest and graph.
+ * Works on bytes, so Node (files) and the browser (fetch) share it.
+ */
+
+import { BundleError } from './errors.js';
+import { DeclaredTokenizer } from './tokenizer.js';
+
+export const FORMAT_NAME = 'rnnqa-bundle';
+export const FORMAT_VERSION = 3;
+export const MANIFEST_FILE = 'manifest.json';
+export const ONNX_FILE = 'model.onnx';
+export const VOCAB_FILE = 'vocab.json';
+export const CONFORMANCE_FILE = 'conformance.json';
+export const BUNDLE_FILES = [ONNX_FILE, 'model.torchscript.pt', VOCAB_FILE, CONFORMANCE_FILE, MANIFEST_FILE];
+export const INPUT_NAMES = ['input_ids', 'lengths'];
+export const OUTPUT_NAMES = ['logits', 'probabilities', 'answer_index', 'confidence'];
+
+/**
+ * @typedef {object} Bundle
+ * @property {object} manifest
+ * @property {{tokens: string[], answers: string[], padId: number, unkId: number,
+ *             index: Map<string, number>, tokenizer: DeclaredTokenizer}} vocab
+ * @property {Uint8Array} onnx the graph's bytes, exactly those hashed
+ */
+
+/** The manifest, checked: format, version, files, max_len, threshold. */
+export function parseManifest(bytes) {
+  const manifest = parseJson(MANIFEST_FILE, bytes);
+  if (manifest === null || typeof manifest !== 'object' || manifest.format !== FORMAT_NAME) {
+    throw new BundleError(MANIFEST_FILE, `not an ${FORMAT_NAME} manifest`);
+  }
+  if (manifest.format_version !== FORMAT_VERSION) {
+    throw new BundleError(MANIFEST_FILE, `unsupported format version ${JSON.stringify(manifest.format_version)} ` +
+      `(this runtime reads ${FORMAT_VERSION}; export the run again with a current qa-export)`);
+  }
+  const expected = BUNDLE_FILES.filter((f) => f !== MANIFEST_FILE).sort();
+  const files = manifest.files;
+  if (files === null || typeof files !== 'object' || JSON.stringify(Object.keys(files).sort()) !== JSON.stringify(expected)) {
+    throw new BundleError(MANIFEST_FILE, `'files' must list the sha256 of exactly ${expected.join(', ')}`);
+  }
+  if (!Number.isInteger(manifest.max_len) || manifest.max_len < 1 || typeof manifest.threshold !== 'number' ||
+      !(manifest.threshold >= 0 && manifest.threshold <= 1)) {
+    throw new BundleError(MANIFEST_FILE, "'max_len' must be ≥ 1 and 'threshold' in [0, 1]");
+  }
+  return manifest;
+}
+
+/**
+ * Check every file against the manifest and build the bundle.
+ * @param {object} manifest from parseManifest
+ * @param {Record<string, Uint8Array>} contents every file but the manifest, by name
+ * @returns {Promise<Bundle>}
+ */
+export async function checkBundle(manifest, contents) {
+  for (const name of Object.keys(manifest.files).sort()) {
+    if (!(name in contents)) throw new BundleError(name, 'missing — the bundle is incomplete');
+    if (await sha256(contents[name]) !== manifest.files[name]) {
+      throw new BundleError(name, 'sha256 mismatch — the bundle was modified or is incomplete');
+    }
+  }
+  const vocab = parseVocab(parseJson(VOCAB_FILE, contents[VOCAB_FILE]));
+  const model = manifest.model ?? {};
+  if (model.vocab_size !== vocab.tokens.length || model.num_answers !== vocab.answers.length) {
+    throw new BundleError(VOCAB_FILE, `${vocab.tokens.length} tokens / ${vocab.answers.length} answers, but the ` +
+      `manifest's model has ${model.vocab_size} / ${model.num_answers}`);
+  }
+  return { manifest, vocab, onnx: contents[ONNX_FILE] };
+}
+
+/** The session's names must be the graph contract, and a probe question must get a valid answer. */
+export async function checkSession(bundle, session, Tensor) {
+  const names = [[...session.inputNames], [...session.outputNames]];
+  if (JSON.stringify(names) !== JSON.stringify([INPUT_NAMES, OUTPUT_NAMES])) {
+    throw new BundleError(ONNX_FILE, `session inputs/outputs are ${JSON.stringify(names)}`);
+  }
+  const answers = bundle.vocab.answers.length;
+  let out;
+  try {
+    out = await session.run({
+      input_ids: new Tensor('int64', BigInt64Array.from([BigInt(bundle.vocab.unkId)]), [1, 1]),
+      lengths: new Tensor('int64', BigInt64Array.from([1n]), [1]),
+    });
+  } catch (error) {
+    throw new BundleError(ONNX_FILE, `the graph fails on a probe question: ${error.message}`);
+  }
+  const index = Number(out.answer_index.data[0]);
+  const confidence = out.confidence.data[0];
+  if (out.logits.dims.join() !== `1,${answers}` || !out.logits.data.every(Number.isFinite) ||
+      !(index >= 0 && index < answers) || !(confidence >= 0 && confidence <= 1)) {
+    throw new BundleError(ONNX_FILE, `the graph answers a probe with answer_index ${index}, confidence ${confidence}: ` +
+      'not a valid answer');
+  }
+}
+
+function parseVocab(data) {
+  const strings = (x) => Array.isArray(x) && x.every((s) => typeof s === 'string');
+  if (data === null || typeof data !== 'object' || !strings(data.tokens) || !strings(data.answers)) {
+    throw new BundleError(VOCAB_FILE, "not a valid vocabulary: 'tokens' and 'answers' must be lists of strings");
+  }
+  if (data.pad_id !== 0 || data.unk_id !== 1 || data.tokens[0] !== '<PAD>' || data.tokens[1] !== '<UNK>') {
+    throw new BundleError(VOCAB_FILE, 'not a valid vocabulary: it must start with <PAD>=0, <UNK>=1');
+  }
+  let tokenizer;
+  try {
+    tokenizer = new DeclaredTokenizer(data.tokenizer);
+  } catch (error) {
+    throw new BundleError(VOCAB_FILE, `${error.message}; train the run again with a current qa-train, then export it`);
+  }
+  const index = new Map(data.tokens.map((token, id) => [token, id]));
+  if (index.size !== data.tokens.length) throw new BundleError(VOCAB_FILE, 'not a valid vocabulary: tokens repeat');
+  return { tokens: data.tokens, answers: data.answers, padId: 0, unkId: 1, index, tokenizer };
+}
+
+function parseJson(name, bytes) {
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (error) {
+    throw new BundleError(name, `not valid JSON: ${error.message}`);
+  }
+}
+
+/** Lower-case hex sha256 of `bytes` (Web Crypto: the same call in Node and in browsers). */
+export async function sha256(bytes) {
+  const digest = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}

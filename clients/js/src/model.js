@@ -1,0 +1,118 @@
+/**
+ * The answer API over a checked bundle, for any onnxruntime JavaScript package (node or web).
+ * Mirrors Python's rnnqa.runtime.QAModel: answer, answerBatch, topK, probabilities, encode, threshold.
+ */
+
+import { QuestionError } from './errors.js';
+
+export const UNKNOWN_TEXT = "I don't know";
+const INPUT_IDS = 'input_ids';
+const LENGTHS = 'lengths';
+const DECODED = ['answer_index', 'confidence'];
+
+/**
+ * One answer: `text` verbatim from the training data, `confidence` its softmax probability,
+ * `known` whether `confidence` reaches the threshold (else show UNKNOWN_TEXT).
+ */
+export class Answer {
+  constructor(text, confidence, known) {
+    this.text = text;
+    this.confidence = confidence;
+    this.known = known;
+    Object.freeze(this);
+  }
+
+  toString() {
+    return this.known ? this.text : UNKNOWN_TEXT;
+  }
+}
+
+export class QAModel {
+  /**
+   * Use `load` from 'rnnqa' (Node: a directory; browser: a URL) rather than this constructor.
+   * @param {import('./bundle.js').Bundle} bundle a bundle whose every check passed
+   * @param {object} session an onnxruntime InferenceSession of bundle.onnx
+   * @param {Function} Tensor the onnxruntime Tensor class of the same package
+   * @param {{threshold?: number}} [options]
+   */
+  constructor(bundle, session, Tensor, options = {}) {
+    this.bundle = bundle;
+    this.session = session;
+    this.Tensor = Tensor;
+    const { threshold } = options;
+    if (threshold !== undefined && !(typeof threshold === 'number' && threshold >= 0 && threshold <= 1)) {
+      throw new RangeError(`threshold must be a number in [0, 1], got ${threshold}`);
+    }
+    /** Confidence needed for `known`: the manifest's unless overridden. */
+    this.threshold = threshold ?? bundle.manifest.threshold;
+  }
+
+  get maxLen() {
+    return this.bundle.manifest.max_len;
+  }
+
+  /**
+   * Token ids of `question` as the graph sees them (unknown → unk_id, cut to max_len).
+   * @throws {TypeError} not a string
+   * @throws {QuestionError} "question is empty" or "question has no words"
+   */
+  encode(question) {
+    if (typeof question !== 'string') throw new TypeError(`question must be a string, got ${typeof question}`);
+    const { tokenizer, index, unkId } = this.bundle.vocab;
+    const ids = tokenizer.tokenize(question).slice(0, this.maxLen).map((token) => index.get(token) ?? unkId);
+    if (ids.length === 0) {
+      throw new QuestionError(tokenizer.isBlank(question) ? 'question is empty' : 'question has no words');
+    }
+    return ids;
+  }
+
+  /** The best answer to one question. */
+  async answer(question) {
+    const [answer] = await this.answerBatch([question]);
+    return answer;
+  }
+
+  /** Best answers to many questions with one padded onnxruntime call. */
+  async answerBatch(questions) {
+    if (!Array.isArray(questions)) throw new TypeError('answerBatch takes an array of questions');
+    if (questions.length === 0) return [];
+    const out = await this.run(questions, DECODED);
+    const index = out.answer_index.data;
+    const confidence = out.confidence.data;
+    return questions.map((_, row) => this.make(Number(index[row]), confidence[row]));
+  }
+
+  /** The `k` most likely answers, best first (ties keep answer order, as in Python). */
+  async topK(question, k) {
+    if (!Number.isInteger(k) || k < 1) throw new RangeError(`k must be a positive integer, got ${k}`);
+    const [probs] = await this.probabilities([question]);
+    const order = [...probs.keys()].sort((a, b) => probs[b] - probs[a] || a - b);
+    return order.slice(0, k).map((j) => this.make(j, probs[j]));
+  }
+
+  /** Softmax over answers computed by the graph: one Float32Array per question. */
+  async probabilities(questions) {
+    const out = await this.run(questions, ['probabilities']);
+    const answers = this.bundle.vocab.answers.length;
+    const data = out.probabilities.data;
+    return questions.map((_, row) => data.subarray(row * answers, (row + 1) * answers));
+  }
+
+  /** The graph's `outputs` for `questions`, right-padded with pad_id into one call. */
+  async run(questions, outputs) {
+    const rows = questions.map((q) => this.encode(q));
+    const width = Math.max(...rows.map((r) => r.length));
+    const ids = new BigInt64Array(rows.length * width).fill(BigInt(this.bundle.vocab.padId));
+    rows.forEach((row, i) => row.forEach((id, t) => { ids[i * width + t] = BigInt(id); }));
+    const lengths = BigInt64Array.from(rows, (row) => BigInt(row.length));
+    const feeds = {
+      [INPUT_IDS]: new this.Tensor('int64', ids, [rows.length, width]),
+      [LENGTHS]: new this.Tensor('int64', lengths, [rows.length]),
+    };
+    return this.session.run(feeds, outputs);
+  }
+
+  make(index, confidence) {
+    return new Answer(this.bundle.vocab.answers[index], confidence, confidence >= this.threshold);
+  }
+}

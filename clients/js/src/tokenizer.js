@@ -1,0 +1,167 @@
+/**
+ * The declared tokenizer (version 2): text → tokens from the declaration in vocab.json alone.
+ * docs/tokenizer.md is the spec; conformance.json in every bundle checks a port (test/tokenizer.test.js).
+ * Pure JavaScript: no Unicode data of the engine is used, only the declaration's tables.
+ */
+
+export const SPEC = 'rnnqa-tokenizer';
+export const VERSION = 2;
+const MAX_CODE_POINT = 0x10ffff;
+const SEPARATOR = 0;
+const LETTER = 1;
+const DIGIT = 2;
+const JOINER = 3;
+
+/** Sorted, disjoint, inclusive [first, last] code point ranges. */
+class Ranges {
+  /** @param {unknown} ranges @param {string} name */
+  constructor(ranges, name) {
+    if (!Array.isArray(ranges)) throw new TypeError(`'${name}' must be a list of ranges`);
+    this.starts = new Uint32Array(ranges.length);
+    this.ends = new Uint32Array(ranges.length);
+    ranges.forEach((range, i) => {
+      if (!Array.isArray(range) || range.length !== 2) throw new TypeError(`'${name}' must be [first, last] pairs`);
+      const [lo, hi] = range.map((c) => codePoint(c));
+      if (lo > hi || (i > 0 && lo <= this.ends[i - 1])) throw new TypeError(`'${name}' must be sorted, disjoint ranges`);
+      this.starts[i] = lo;
+      this.ends[i] = hi;
+    });
+  }
+
+  /** @param {number} code */
+  has(code) {
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (code < this.starts[mid]) hi = mid - 1;
+      else if (code > this.ends[mid]) lo = mid + 1;
+      else return true;
+    }
+    return false;
+  }
+}
+
+export class DeclaredTokenizer {
+  /**
+   * @param {object} declaration the "tokenizer" object of vocab.json
+   * @throws {TypeError} the declaration is not a version-2 declaration
+   */
+  constructor(declaration) {
+    if (declaration === null || typeof declaration !== 'object') throw new TypeError('the tokenizer must be an object');
+    if (declaration.spec !== SPEC || declaration.version !== VERSION) {
+      throw new TypeError(`tokenizer version ${JSON.stringify(declaration.version ?? 1)} is not declared as data ` +
+        `(this runtime reads ${SPEC} version ${VERSION})`);
+    }
+    const { map, joiners, stem } = declaration;
+    if (map === null || typeof map !== 'object' || Array.isArray(map)) throw new TypeError("'map' must be an object");
+    this.kind = String(declaration.kind);
+    this.map = new Map(Object.entries(map).map(([key, value]) => {
+      if (typeof value !== 'string') throw new TypeError(`map[${key}] must be a string`);
+      return [codePoint(key), value];
+    }));
+    this.letters = new Ranges(declaration.letters, 'letters');
+    this.digits = new Ranges(declaration.digits, 'digits');
+    this.space = new Ranges(declaration.space, 'space');
+    if (!Array.isArray(joiners)) throw new TypeError("'joiners' must be a list");
+    this.joiners = new Set(joiners.map((c) => codePoint(c)));
+    if (typeof declaration.drop_s_after_joiner !== 'boolean') throw new TypeError("'drop_s_after_joiner' must be a bool");
+    this.dropS = declaration.drop_s_after_joiner;
+    this.stemMin = 0;
+    this.stemRules = [];
+    if (stem !== null && stem !== undefined) {
+      if (!Number.isInteger(stem.min_length) || !Array.isArray(stem.rules)) throw new TypeError("'stem' is malformed");
+      this.stemMin = stem.min_length;
+      this.stemRules = stem.rules.map((rule) => {
+        if (typeof rule.suffix !== 'string' || !rule.suffix || typeof rule.replacement !== 'string' ||
+            !Number.isInteger(rule.min_rest)) throw new TypeError("a 'stem' rule is malformed");
+        return { suffix: rule.suffix, replacement: rule.replacement, minRest: rule.min_rest,
+          exceptSuffix: rule.except_suffix ?? null, suffixLength: [...rule.suffix].length };
+      });
+    }
+    this.ascii = new Uint8Array(128).map((_, code) => this.classify(code));
+  }
+
+  /** @param {number} code */
+  classify(code) {
+    if (code < 128 && this.ascii) return this.ascii[code];
+    if (this.joiners.has(code)) return JOINER;
+    if (this.letters.has(code)) return LETTER;
+    return this.digits.has(code) ? DIGIT : SEPARATOR;
+  }
+
+  /**
+   * The tokens of `text` (spec steps 1–5).
+   * @param {string} text
+   * @returns {string[]}
+   */
+  tokenize(text) {
+    if (typeof text !== 'string') throw new TypeError(`expected a question as string, got ${typeof text}`);
+    const tokens = [];
+    let parts = [];
+    let part = '';
+    let inWord = false;
+    const endWord = () => {
+      if (!inWord) return;
+      parts.push(part);
+      const word = this.join(parts);
+      if (word) tokens.push(this.stem(word));
+      parts = [];
+      part = '';
+      inWord = false;
+    };
+    for (const char of text) {
+      const mapped = this.map.get(char.codePointAt(0));
+      for (const c of mapped === undefined ? char : mapped) {
+        const kind = this.classify(c.codePointAt(0));
+        if (kind === SEPARATOR) {
+          endWord();
+        } else if (kind === JOINER) {
+          parts.push(part);
+          part = '';
+          inWord = true;
+        } else {
+          part += c;
+          inWord = true;
+        }
+      }
+    }
+    endWord();
+    return tokens;
+  }
+
+  /** Whether `text` holds only declared space (a runtime then says "question is empty"). */
+  isBlank(text) {
+    for (const char of text) if (!this.space.has(char.codePointAt(0))) return false;
+    return true;
+  }
+
+  /** Step 4: the parts of a word between joiners, joined; with dropS, an "s" part after a non-empty one goes. */
+  join(parts) {
+    if (!this.dropS) return parts.join('');
+    return parts.filter((p, i) => !(i > 0 && p === 's' && parts[i - 1] !== '')).join('');
+  }
+
+  /** Step 5: the first stem rule that applies to a word of letters only, at least `min_length` long. */
+  stem(word) {
+    if (this.stemRules.length === 0) return word;
+    const chars = [...word];
+    if (chars.length < this.stemMin || !chars.every((c) => this.classify(c.codePointAt(0)) === LETTER)) return word;
+    for (const rule of this.stemRules) {
+      if (word.endsWith(rule.suffix) && chars.length - rule.suffixLength >= rule.minRest &&
+          !(rule.exceptSuffix && word.endsWith(rule.exceptSuffix))) {
+        return word.slice(0, word.length - rule.suffix.length) + rule.replacement;
+      }
+    }
+    return word;
+  }
+}
+
+/** @param {unknown} value a code point, as a number or as lower-case hex */
+function codePoint(value) {
+  const code = typeof value === 'string' && /^[0-9a-f]+$/.test(value) ? parseInt(value, 16) : value;
+  if (!Number.isInteger(code) || code < 0 || code > MAX_CODE_POINT) {
+    throw new TypeError(`not a code point: ${JSON.stringify(value)}`);
+  }
+  return code;
+}

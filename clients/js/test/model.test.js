@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { BundleError, QuestionError, UNKNOWN_TEXT, load } from '../src/node.js';
+import { BUNDLE, SKIP, cases, conformance } from './fixture.js';
+
+describe('QAModel in Node', { skip: SKIP }, () => {
+  let model;
+  let expected;
+  before(async () => {
+    model = await load(BUNDLE);
+    const { questions, python } = cases();
+    expected = questions.map((q, i) => ({ q, ...JSON.parse(python.json[i]) }));
+  });
+
+  test('answers every training and quality question as Python qa-ask --json does', async () => {
+    const answerable = expected.filter((e) => !e.error);
+    assert.ok(answerable.length > 500);
+    const batch = await model.answerBatch(answerable.map((e) => e.q));
+    for (const [i, e] of answerable.entries()) {
+      const one = await model.answer(e.q);
+      for (const answer of [one, batch[i]]) {
+        assert.equal(answer.text, e.answer, e.q);
+        assert.equal(answer.known, e.known, e.q);
+        assert.ok(Math.abs(answer.confidence - e.confidence) <= 1e-5 + 5e-7, `${e.q}: ${answer.confidence} vs ${e.confidence}`);
+      }
+    }
+  });
+
+  test('every conformance vector: answer, known and confidence within its tolerance, or its error', async () => {
+    const { vectors, tolerance } = conformance();
+    for (const vector of vectors) {
+      if (vector.error) {
+        await assert.rejects(model.answer(vector.text), (e) => e instanceof QuestionError && e.message === vector.error);
+        continue;
+      }
+      assert.deepEqual(model.encode(vector.text), vector.ids, vector.label);
+      const answer = await model.answer(vector.text);
+      assert.equal(answer.text, vector.answer, vector.label);
+      assert.equal(answer.known, vector.known, vector.label);
+      assert.ok(Math.abs(answer.confidence - vector.confidence) <= tolerance, vector.label);
+    }
+  });
+
+  test('topK, the threshold and bad questions', async () => {
+    const question = expected.find((e) => e.known).q;
+    const best = await model.answer(question);
+    const top = await model.topK(question, 3);
+    assert.equal(top.length, 3);
+    assert.equal(top[0].text, best.text);
+    assert.ok(top[0].confidence >= top[1].confidence && top[1].confidence >= top[2].confidence);
+    assert.equal(model.threshold, conformance().threshold);
+    const strict = await load(BUNDLE, { threshold: 1 });
+    const answer = await strict.answer(question);
+    assert.equal(answer.known, false);
+    assert.equal(String(answer), UNKNOWN_TEXT);
+    await assert.rejects(model.answer(42), TypeError);
+    await assert.rejects(model.answer(' \t'), { name: 'QuestionError', message: 'question is empty' });
+    await assert.rejects(model.answer('?!'), { name: 'QuestionError', message: 'question has no words' });
+    await assert.rejects(model.topK(question, 0), RangeError);
+    await assert.rejects(load(BUNDLE, { threshold: 2 }), RangeError);
+    assert.deepEqual(await model.answerBatch([]), []);
+  });
+});
+
+describe('a tampered or incomplete bundle is refused', { skip: SKIP }, () => {
+  let dir;
+  before(() => { dir = mkdtempSync(join(tmpdir(), 'rnnqa-js-')); });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const copy = () => {
+    const target = mkdtempSync(join(dir, 'b-'));
+    cpSync(BUNDLE, target, { recursive: true });
+    return target;
+  };
+  const editJson = (path, change) => {
+    const data = JSON.parse(readFileSync(path, 'utf8'));
+    change(data);
+    writeFileSync(path, JSON.stringify(data));
+  };
+  const rehash = (bundle, name) => editJson(join(bundle, 'manifest.json'), (m) => {
+    m.files[name] = createHash('sha256').update(readFileSync(join(bundle, name))).digest('hex');
+  });
+  const refused = async (bundle, file, reason) => {
+    await assert.rejects(load(bundle), (error) => {
+      assert.ok(error instanceof BundleError, String(error));
+      assert.equal(error.file, file, error.message);
+      assert.match(error.reason, reason);
+      return true;
+    });
+  };
+
+  for (const name of ['model.onnx', 'vocab.json', 'conformance.json', 'model.torchscript.pt']) {
+    test(`a changed byte in ${name}`, async () => {
+      const bundle = copy();
+      const bytes = readFileSync(join(bundle, name));
+      bytes[bytes.length >> 1] ^= 1;
+      writeFileSync(join(bundle, name), bytes);
+      await refused(bundle, name, /^sha256 mismatch — the bundle was modified or is incomplete$/);
+    });
+  }
+
+  for (const name of ['model.onnx', 'manifest.json', 'conformance.json']) {
+    test(`${name} missing`, async () => {
+      const bundle = copy();
+      unlinkSync(join(bundle, name));
+      await refused(bundle, name, /missing — the bundle is incomplete/);
+    });
+  }
+
+  test('an extra file, a symlink, not a directory', async () => {
+    const extra = copy();
+    writeFileSync(join(extra, 'notes.txt'), 'hi');
+    await refused(extra, 'notes.txt', /unexpected file/);
+    const linked = copy();
+    renameSync(join(linked, 'vocab.json'), join(dir, 'elsewhere.json'));
+    symlinkSync(join(dir, 'elsewhere.json'), join(linked, 'vocab.json'));
+    await refused(linked, 'vocab.json', /symbolic link/);
+    await refused(join(dir, 'absent'), join(dir, 'absent'), /not a bundle directory/);
+  });
+
+  test('format 2, a version-1 tokenizer, a vocabulary that disagrees', async () => {
+    const old = copy();
+    editJson(join(old, 'manifest.json'), (m) => { m.format_version = 2; });
+    await refused(old, 'manifest.json', /unsupported format version 2 .*export the run again/);
+    const legacy = copy();
+    editJson(join(legacy, 'vocab.json'), (v) => { v.tokenizer = { kind: 'stem' }; });
+    rehash(legacy, 'vocab.json');
+    await refused(legacy, 'vocab.json', /not declared as data.*train the run again/);
+    const wrong = copy();
+    editJson(join(wrong, 'vocab.json'), (v) => { v.answers.push('Atlantis'); });
+    rehash(wrong, 'vocab.json');
+    await refused(wrong, 'vocab.json', /answers, but the manifest/);
+    const rehashed = copy();
+    editJson(join(rehashed, 'manifest.json'), (m) => { m.files['model.onnx'] = '0'.repeat(64); });
+    await refused(rehashed, 'model.onnx', /sha256 mismatch/);
+  });
+});

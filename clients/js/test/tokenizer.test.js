@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+
+import { DeclaredTokenizer } from '../src/tokenizer.js';
+import { BUNDLE, SKIP, conformance } from './fixture.js';
+
+const TINY = {
+  spec: 'rnnqa-tokenizer', version: 2, kind: 'tiny', map: { 41: 'a', df: 'ss', 301: '' }, letters: [[97, 122], [0x1d400, 0x1d433]],
+  digits: [[48, 57]], joiners: [39], drop_s_after_joiner: true, space: [[32, 32]],
+  stem: { min_length: 5, rules: [{ suffix: 'ing', replacement: '', min_rest: 4 }, { suffix: 's', replacement: '', min_rest: 4, except_suffix: 'ss' }] },
+};
+
+test('every conformance vector: tokens and ids', { skip: SKIP }, () => {
+  const vocab = JSON.parse(readFileSync(`${BUNDLE}/vocab.json`, 'utf8'));
+  const { vectors, max_len: maxLen } = conformance();
+  const tokenizer = new DeclaredTokenizer(vocab.tokenizer);
+  const index = new Map(vocab.tokens.map((t, i) => [t, i]));
+  assert.ok(vectors.length > 200);
+  for (const vector of vectors) {
+    const tokens = tokenizer.tokenize(vector.text);
+    assert.deepEqual(tokens, vector.tokens, vector.label);
+    assert.deepEqual(tokens.slice(0, maxLen).map((t) => index.get(t) ?? vocab.unk_id), vector.ids, vector.label);
+    if (vector.error) assert.equal(tokenizer.isBlank(vector.text), vector.error === 'question is empty', vector.label);
+  }
+});
+
+test('the steps of the spec on a tiny declaration', () => {
+  const tok = new DeclaredTokenizer(TINY);
+  assert.deepEqual(tok.tokenize("Ab's cde'f ''s x'"), ['ab', 'cdef', 's', 'x']); // map, joiners, the possessive rule
+  assert.deepEqual(tok.tokenize('dancing glass floors'), ['danc', 'glass', 'floor']);
+  assert.deepEqual(tok.tokenize('ßing e\u0301e 12ab-CD'), ['ssing', 'ee', '12ab']); // 'C', 'D' are separators here
+  assert.deepEqual(tok.tokenize('𝐀𝐁𝐂𝐃𝐄s'), ['𝐀𝐁𝐂𝐃𝐄']); // astral letters count as one code point each
+  assert.deepEqual(tok.tokenize('\ud800x\udc00'), ['x']); // lone surrogates separate
+  assert.ok(tok.isBlank('  ') && tok.isBlank('') && !tok.isBlank(' \t'));
+});
+
+test('declarations that are not version 2, or malformed, are refused', () => {
+  assert.throws(() => new DeclaredTokenizer({ kind: 'stem' }), /not declared as data/);
+  assert.throws(() => new DeclaredTokenizer({ ...TINY, letters: [[5, 1]] }), /sorted, disjoint/);
+  assert.throws(() => new DeclaredTokenizer({ ...TINY, map: { zz: 'a' } }), /not a code point/);
+  assert.throws(() => new DeclaredTokenizer({ ...TINY, map: { 41: 5 } }), /must be a string/);
+  assert.throws(() => new DeclaredTokenizer({ ...TINY, drop_s_after_joiner: 'yes' }), /must be a bool/);
+  assert.throws(() => new DeclaredTokenizer({ ...TINY, stem: { min_length: 5, rules: [{ suffix: '' }] } }), /malformed/);
+  assert.throws(() => new DeclaredTokenizer(TINY).tokenize(42), TypeError);
+});

@@ -1,0 +1,96 @@
+"""The JavaScript runtime and the browser page against Python: runs `node --test` on clients/js/test.
+
+Python prepares what the JavaScript tests compare with: a bundle, and `qa-ask`'s own output (JSON,
+plain, top-k, a bad bundle's error) for every training question and every question under quality/.
+Without Node (or Chromium, for the page) these tests skip and say so; with RNNQA_REQUIRE_JS=1 (CI)
+they fail instead, so a CI machine that lost Node cannot pass quietly.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rnnqa.data.table import default_dataset_path, load_qa_csv
+
+ROOT = Path(__file__).resolve().parents[2]
+JS = ROOT / "clients" / "js"
+QA_ASK = Path(sys.executable).parent / "qa-ask"
+REQUIRED = os.environ.get("RNNQA_REQUIRE_JS") == "1"
+SCREENSHOTS = ROOT / "artifacts" / "test-screenshots"
+
+
+def need(condition: bool, reason: str) -> None:
+    if not condition:
+        if REQUIRED:
+            pytest.fail(f"{reason} (RNNQA_REQUIRE_JS=1)")
+        pytest.skip(reason)
+
+
+def quality_questions() -> list[str]:
+    questions = []
+    for path in sorted((ROOT / "quality").glob("*.csv")):
+        with open(path, encoding="utf-8", newline="") as fh:
+            questions += [row["question"] for row in csv.DictReader(fh)]
+    for path in sorted((ROOT / "quality").glob("*.txt")):
+        questions += [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return questions
+
+
+def qa_ask(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(QA_ASK), *args], input=stdin, capture_output=True, text=True, encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def cases(make_bundle, tmp_path_factory) -> dict:
+    need(shutil.which("node") is not None, "node not found: the JavaScript tests did not run")
+    need((JS / "node_modules" / "onnxruntime-node").is_dir(),
+         "clients/js/node_modules missing: `make test` runs `npm ci` where npm exists")
+    bundle = make_bundle("gru", epochs=30)
+    questions = load_qa_csv(default_dataset_path()).questions + quality_questions()
+    questions += ["", "???", "Straße? ΟΔΟΣ", "What’s France's capital?", "東京 🇫🇷", "\u200b"]
+    stdin = "\n".join(questions) + "\n"
+    as_json, plain = qa_ask("--bundle", str(bundle), "--json", stdin=stdin), qa_ask("--bundle", str(bundle), stdin=stdin)
+    top_k = qa_ask("--bundle", str(bundle), "--json", "--top-k", "3", *questions[:25])
+    root = tmp_path_factory.mktemp("js")
+    bad = root / "bad"
+    shutil.copytree(bundle, bad)
+    (bad / "model.onnx").write_bytes(b"x")
+    bad_run = qa_ask("--bundle", str(bad), "hello")
+    assert as_json.returncode == plain.returncode == 1 and top_k.returncode == 0 and bad_run.returncode == 1
+    data = {
+        "questions": questions,
+        "python": {"json": as_json.stdout.splitlines(), "plain": plain.stdout.splitlines(),
+                   "topk": top_k.stdout.splitlines(), "rc": as_json.returncode},
+        "badBundle": {"dir": str(bad), "stderr": bad_run.stderr},
+    }
+    assert len(data["python"]["json"]) == len(questions)
+    path = root / "cases.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return {"RNNQA_BUNDLE": str(bundle), "RNNQA_CASES": str(path)}
+
+
+def node_test(env: dict, *files: str) -> None:
+    result = subprocess.run(["node", "--test", "--test-reporter=spec", *files], cwd=JS, env={**os.environ, **env},
+                            capture_output=True, text=True, timeout=600)
+    print(result.stdout[-20000:], result.stderr[-5000:])
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
+    assert "ℹ fail 0" in result.stdout and "ℹ skipped 0" in result.stdout  # every test ran
+
+
+def test_node_runtime_agrees_with_python(cases):
+    node_test(cases, "test/tokenizer.test.js", "test/model.test.js", "test/cli.test.js")
+
+
+def test_browser_page_agrees_with_python(cases):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    need(chromium is not None, "chromium not found: the browser test did not run (apt-get install -y chromium)")
+    node_test({**cases, "RNNQA_CHROMIUM": chromium, "RNNQA_SCREENSHOT_DIR": str(SCREENSHOTS)}, "test/browser.test.js")
+    assert (SCREENSHOTS / "page-answer.png").stat().st_size > 1000
