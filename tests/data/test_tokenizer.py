@@ -177,3 +177,9 @@ def test_translation_cache_stays_bounded_on_astral_text():
                     reason="the shipped tables were made from another Unicode version")
 def test_shipped_tables_are_what_the_generator_makes():
     assert json.loads(TABLES_FILE.read_text(encoding="utf-8")) == build_tables()
+
+
+def test_every_python_whitespace_character_is_known_to_the_split_shortcut():
+    from rnnqa.data.tokenizer import WHITESPACE
+
+    assert WHITESPACE == tuple(c for c in range(0x110000) if chr(c).isspace())
