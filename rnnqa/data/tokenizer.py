@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import functools
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,8 @@ STEM_MIN_LENGTH = 5
 _SEPARATOR = " "  # what a separator becomes inside str.translate (never a word character; checked)
 _JOINER_MARKERS = (0x27, 0x0, 0xFFFF, 0x9)
 WHITESPACE = tuple(c for c in range(0x3001) if chr(c).isspace())  # what str.split() splits at: none above U+3000
-_CACHED_CODE_POINTS = 0x10000  # translation entries cached for the BMP only: bounded memory on any input
+_CACHED_CODE_POINTS = 0x10000
+_HEX_KEY = re.compile(r"0|[1-9a-f][0-9a-f]*")  # translation entries cached for the BMP only: bounded memory on any input
 
 
 @functools.lru_cache(maxsize=None)
@@ -102,7 +104,7 @@ class DeclaredTokenizer:
             raise ConfigError(f"tokenizer declaration: {exc}") from exc
         if declaration.get("spec") != SPEC or declaration.get("version") != VERSION:
             raise ConfigError(f"tokenizer declaration must have spec {SPEC!r} and version {VERSION}")
-        if self._is_word_char(ord(_SEPARATOR)) or self._space.overlaps(self._letters):
+        if self._is_word_char(ord(_SEPARATOR)) or self._space.overlaps(self._letters, self._digits):
             raise ConfigError("tokenizer declaration: space characters must not be letters or digits")
         # The joiners' stand-in inside str.translate: any character that is not a word character.
         self._joiner = next((chr(c) for c in _JOINER_MARKERS if not self._is_word_char(c)), None)
@@ -205,8 +207,8 @@ class _Ranges:
         i = bisect.bisect_right(self._starts, code) - 1
         return i >= 0 and code <= self._ends[i]
 
-    def overlaps(self, other: _Ranges) -> bool:
-        return any(other.has(c) for lo, hi in zip(self._starts, self._ends) for c in range(lo, hi + 1))
+    def overlaps(self, *others: _Ranges) -> bool:
+        return any(o.has(c) for lo, hi in zip(self._starts, self._ends) for c in range(lo, hi + 1) for o in others)
 
 
 def _field(declaration: dict, name: str, kind: type):
@@ -219,6 +221,8 @@ def _field(declaration: dict, name: str, kind: type):
 
 
 def _code_point(value: int | str) -> int:
+    if isinstance(value, str) and not _HEX_KEY.fullmatch(value):
+        raise ValueError(f"not a code point: {value!r} (lower-case hexadecimal, no prefix, no leading zeros)")
     code = int(value, 16) if isinstance(value, str) else value
     if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code <= MAX_CODE_POINT:
         raise ValueError(f"not a code point: {value!r}")

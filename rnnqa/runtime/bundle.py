@@ -93,7 +93,7 @@ def _read_manifest(root: Path) -> dict:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise BundleError(MANIFEST_FILE, f"not an {FORMAT_NAME} manifest")
     version = manifest.get("format_version")
-    if isinstance(version, bool) or version not in FORMAT_FILES:
+    if type(version) is not int or version not in FORMAT_FILES:  # not 3.0, not true, not [3]
         readable = " and ".join(map(str, FORMAT_FILES))
         raise BundleError(MANIFEST_FILE, f"unsupported format version {version!r} (this rnnqa reads "
                                          f"{readable}; export the run again with this qa-export)")

@@ -168,7 +168,14 @@ def _encode(state: _Serving, question: str) -> list[int]:
 
 
 def _run(state: _Serving, questions: Sequence[str], outputs: list[str]) -> list[np.ndarray]:
-    """The graph's ``outputs`` for ``questions``, padded into one onnxruntime call."""
+    """The graph's ``outputs`` for ``questions``, padded into one onnxruntime call (none for no questions:
+    onnxruntime aborts the process on an empty batch)."""
+    if isinstance(questions, str):
+        raise TypeError("expected a sequence of questions, not one str")
+    if len(questions) == 0:
+        shapes = {LOGITS: (0, len(state.bundle.vocab.answers)), PROBABILITIES: (0, len(state.bundle.vocab.answers))}
+        return [np.zeros(shapes.get(name, (0,)), dtype=np.int64 if name == ANSWER_INDEX else np.float32)
+                for name in outputs]
     ids, lengths = pad_rows([_encode(state, q) for q in questions])
     return state.session.run(outputs, {INPUT_NAMES[0]: ids, INPUT_NAMES[1]: lengths})
 

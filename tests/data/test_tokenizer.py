@@ -144,7 +144,11 @@ def test_a_declaration_is_interpreted_as_written_not_from_the_shipped_tables():
 
 @pytest.mark.parametrize("mutate, message", [
     (lambda d: d.update(spec="other"), "spec"),
-    (lambda d: d.update(map={"zz": "a"}), "invalid literal"),
+    (lambda d: d.update(map={"zz": "a"}), "not a code point"),
+    (lambda d: d.update(map={"0x41": "a"}), "not a code point"),
+    (lambda d: d.update(map={"041": "a"}), "no leading zeros"),
+    (lambda d: d.update(map={"4A": "a"}), "lower-case"),
+    (lambda d: d.update(digits=[[32, 32]]), "space characters must not be letters or digits"),
     (lambda d: d.update(map={"110000": "a"}), "not a code point"),
     (lambda d: d.update(map={"41": 5}), "must be a string"),
     (lambda d: d.update(letters=[[65, 90], [80, 100]]), "disjoint"),

@@ -82,6 +82,9 @@ def test_bundle_directory_itself_a_symlink_or_missing(bundle, tmp_path):
     "change, reason",
     [
         (lambda m: m.update(format_version=99), "unsupported format version 99"),
+        (lambda m: m.update(format_version=[3]), "unsupported format version [3]"),
+        (lambda m: m.update(format_version=3.0), "unsupported format version 3.0"),
+        (lambda m: m.update(format_version=True), "unsupported format version True"),
         (lambda m: m.update(format="something-else"), "not an rnnqa-bundle manifest"),
         (lambda m: m["files"].pop("vocab.json"), "'files' must list"),
         (lambda m: m.update(max_len=0), "'max_len' must be"),

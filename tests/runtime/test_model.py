@@ -91,6 +91,15 @@ def test_answer_batch_wants_a_sequence_not_a_string(model):
     assert model.answer_batch([]) == []
 
 
+def test_no_questions_give_empty_arrays_not_an_aborted_process(model):
+    """onnxruntime aborts the whole process on a (0, 0) batch; the runtime never sends one."""
+    answers = len(model.vocab.answers)
+    assert model.probabilities([]).shape == model.logits([]).shape == (0, answers)
+    assert model.probabilities([]).dtype == np.float32
+    with pytest.raises(TypeError):
+        model.probabilities("what is the capital of peru")
+
+
 def test_unknown_words_become_unk_and_long_questions_are_truncated(model):
     assert model.encode("zzyzx qwerty") == [1, 1]
     long = QUESTIONS[0] + " " + "filler " * 200

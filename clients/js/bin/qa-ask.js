@@ -12,6 +12,7 @@
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 
+import { pyFixed, pyJson } from '../src/pyformat.js';
 import { BundleError, QuestionError, load } from '../src/node.js';
 
 const USAGE = 'usage: qa-ask.js [--bundle DIR] [--json] [--top-k K] [--threshold T] [--threads N] [QUESTION ...]';
@@ -48,24 +49,7 @@ function options(argv) {
   };
 }
 
-/** Python's repr of a float, for JSON lines identical to Python's json.dumps (1.0, 5e-05). */
-function pyFloat(x) {
-  if (Number.isInteger(x)) return x.toFixed(1);
-  if (Math.abs(x) < 1e-4) return x.toExponential().replace(/e([+-])(\d)$/, 'e$10$2');
-  return String(x);
-}
-
-/** JSON as Python's json.dumps(..., ensure_ascii=False) writes it: ", " and ": " separators. */
-function pyJson(value) {
-  if (typeof value === 'number') return pyFloat(value);
-  if (Array.isArray(value)) return `[${value.map(pyJson).join(', ')}]`;
-  if (value !== null && typeof value === 'object') {
-    return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${pyJson(v)}`).join(', ')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-const round6 = (x) => Number(x.toFixed(6));
+const round6 = (x) => Number(pyFixed(x, 6));
 
 async function respond(model, question, opts) {
   let answers;
@@ -81,7 +65,7 @@ async function respond(model, question, opts) {
     if (opts.topK) record.top_k = answers.map((a) => ({ answer: a.text, confidence: round6(a.confidence) }));
     return [pyJson(record), true];
   }
-  if (opts.topK) return [answers.map((a) => `${a.text} (${a.confidence.toFixed(3)})`).join(' | '), true];
+  if (opts.topK) return [answers.map((a) => `${a.text} (${pyFixed(a.confidence, 3)})`).join(' | '), true];
   return [String(best), true];
 }
 

@@ -5,6 +5,7 @@
  */
 
 import { BundleError } from './errors.js';
+import { sha256 } from './sha256.js';
 import { DeclaredTokenizer } from './tokenizer.js';
 
 export const FORMAT_NAME = 'rnnqa-bundle';
@@ -69,7 +70,8 @@ export async function checkBundle(manifest, contents) {
   return { manifest, vocab, onnx: contents[ONNX_FILE] };
 }
 
-/** The session's names must be the graph contract, and a probe question must get a valid answer. */
+/** The session's names must be the graph contract, and a probe question must get a valid answer of the
+ * contract's types and shapes. */
 export async function checkSession(bundle, session, Tensor) {
   const names = [[...session.inputNames], [...session.outputNames]];
   if (JSON.stringify(names) !== JSON.stringify([INPUT_NAMES, OUTPUT_NAMES])) {
@@ -85,10 +87,14 @@ export async function checkSession(bundle, session, Tensor) {
   } catch (error) {
     throw new BundleError(ONNX_FILE, `the graph fails on a probe question: ${error.message}`);
   }
+  const shapes = OUTPUT_NAMES.map((name) => `${out[name].type}[${out[name].dims}]`).join(', ');
+  if (shapes !== `float32[1,${answers}], float32[1,${answers}], int64[1], float32[1]`) {
+    throw new BundleError(ONNX_FILE, `graph outputs are ${shapes}, expected float32 logits and probabilities ` +
+      `[1, ${answers}], int64 answer_index [1], float32 confidence [1] (${answers} answers, to match ${VOCAB_FILE})`);
+  }
   const index = Number(out.answer_index.data[0]);
   const confidence = out.confidence.data[0];
-  if (out.logits.dims.join() !== `1,${answers}` || !out.logits.data.every(Number.isFinite) ||
-      !(index >= 0 && index < answers) || !(confidence >= 0 && confidence <= 1)) {
+  if (!out.logits.data.every(Number.isFinite) || !(index >= 0 && index < answers) || !(confidence >= 0 && confidence <= 1)) {
     throw new BundleError(ONNX_FILE, `the graph answers a probe with answer_index ${index}, confidence ${confidence}: ` +
       'not a valid answer');
   }
@@ -110,6 +116,9 @@ function parseVocab(data) {
   }
   const index = new Map(data.tokens.map((token, id) => [token, id]));
   if (index.size !== data.tokens.length) throw new BundleError(VOCAB_FILE, 'not a valid vocabulary: tokens repeat');
+  if (data.answers.length === 0 || new Set(data.answers).size !== data.answers.length) {
+    throw new BundleError(VOCAB_FILE, 'not a valid vocabulary: answers must be non-empty and unique');
+  }
   return { tokens: data.tokens, answers: data.answers, padId: 0, unkId: 1, index, tokenizer };
 }
 
@@ -119,10 +128,4 @@ function parseJson(name, bytes) {
   } catch (error) {
     throw new BundleError(name, `not valid JSON: ${error.message}`);
   }
-}
-
-/** Lower-case hex sha256 of `bytes` (Web Crypto: the same call in Node and in browsers). */
-export async function sha256(bytes) {
-  const digest = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }

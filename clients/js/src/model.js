@@ -92,6 +92,8 @@ export class QAModel {
 
   /** Softmax over answers computed by the graph: one Float32Array per question. */
   async probabilities(questions) {
+    if (!Array.isArray(questions)) throw new TypeError('probabilities takes an array of questions');
+    if (questions.length === 0) return [];
     const out = await this.run(questions, ['probabilities']);
     const answers = this.bundle.vocab.answers.length;
     const data = out.probabilities.data;
@@ -101,7 +103,7 @@ export class QAModel {
   /** The graph's `outputs` for `questions`, right-padded with pad_id into one call. */
   async run(questions, outputs) {
     const rows = questions.map((q) => this.encode(q));
-    const width = Math.max(...rows.map((r) => r.length));
+    const width = rows.reduce((longest, row) => Math.max(longest, row.length), 0);
     const ids = new BigInt64Array(rows.length * width).fill(BigInt(this.bundle.vocab.padId));
     rows.forEach((row, i) => row.forEach((id, t) => { ids[i * width + t] = BigInt(id); }));
     const lengths = BigInt64Array.from(rows, (row) => BigInt(row.length));

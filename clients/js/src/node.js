@@ -8,7 +8,7 @@
  */
 
 import { lstat, readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 import * as ort from 'onnxruntime-node';
 
@@ -32,8 +32,7 @@ const MAX_FILE_BYTES = 512 * 1024 * 1024;
  *   tokenizer is not declared as data (bundles of runs trained before rnnqa's version-2 tokenizer)
  */
 export async function load(dir, options = {}) {
-  const contents = await readBundle(dir);
-  const manifest = parseManifest(contents[MANIFEST_FILE]);
+  const { manifest, contents } = await readBundle(dir);
   const bundle = await checkBundle(manifest, contents);
   let session;
   try {
@@ -52,27 +51,37 @@ export async function load(dir, options = {}) {
   return new QAModel(bundle, session, ort.Tensor, options);
 }
 
-/** Every file of the bundle directory, refusing what Python's loader refuses: links, extras, missing files. */
+/**
+ * The manifest and every file of the bundle directory, refusing what Python's loader refuses, in its
+ * order: links and non-regular files, then the manifest's format, then extra and missing files.
+ */
 async function readBundle(dir) {
+  const root = resolve(String(dir)); // without a trailing "/", so lstat sees a link to a directory as a link
   let names;
   try {
-    if ((await lstat(dir)).isSymbolicLink()) throw new Error('a symbolic link');
-    names = await readdir(dir);
+    if ((await lstat(root)).isSymbolicLink()) throw new Error('a symbolic link');
+    names = (await readdir(root)).sort();
   } catch {
     throw new BundleError(String(dir), 'not a bundle directory (export one with qa-export)');
   }
-  for (const name of names.sort()) {
-    const stat = await lstat(join(dir, name));
+  for (const name of names) {
+    const stat = await lstat(join(root, name));
     if (stat.isSymbolicLink()) throw new BundleError(name, 'is a symbolic link; a bundle holds regular files only');
     if (!stat.isFile()) throw new BundleError(name, 'is not a regular file');
+    if (stat.size > MAX_FILE_BYTES) throw new BundleError(name, `larger than ${MAX_FILE_BYTES >> 20} MiB`);
+  }
+  if (!names.includes(MANIFEST_FILE)) throw new BundleError(MANIFEST_FILE, 'missing — the bundle is incomplete');
+  const manifest = parseManifest(new Uint8Array(await readFile(join(root, MANIFEST_FILE))));
+  for (const name of names) {
     if (!BUNDLE_FILES.includes(name)) {
       throw new BundleError(name, `unexpected file in the bundle (a bundle holds exactly ${BUNDLE_FILES.join(', ')})`);
     }
-    if (stat.size > MAX_FILE_BYTES) throw new BundleError(name, `larger than ${MAX_FILE_BYTES >> 20} MiB`);
   }
   const missing = BUNDLE_FILES.filter((name) => !names.includes(name));
   if (missing.length) throw new BundleError(missing[0], 'missing — the bundle is incomplete');
   const contents = {};
-  for (const name of BUNDLE_FILES) contents[name] = new Uint8Array(await readFile(join(dir, name)));
-  return contents;
+  for (const name of BUNDLE_FILES) {
+    if (name !== MANIFEST_FILE) contents[name] = new Uint8Array(await readFile(join(root, name)));
+  }
+  return { manifest, contents };
 }

@@ -159,7 +159,7 @@ export class DeclaredTokenizer {
 
 /** @param {unknown} value a code point, as a number or as lower-case hex */
 function codePoint(value) {
-  const code = typeof value === 'string' && /^[0-9a-f]+$/.test(value) ? parseInt(value, 16) : value;
+  const code = typeof value === 'string' && /^(0|[1-9a-f][0-9a-f]*)$/.test(value) ? parseInt(value, 16) : value;
   if (!Number.isInteger(code) || code < 0 || code > MAX_CODE_POINT) {
     throw new TypeError(`not a code point: ${JSON.stringify(value)}`);
   }

@@ -26,9 +26,10 @@ export { DeclaredTokenizer } from './tokenizer.js';
  */
 export async function load(url, options = {}) {
   const base = new URL(String(url).endsWith('/') ? String(url) : `${url}/`, globalThis.location?.href);
+  const manifest = parseManifest(await fetchBytes(new URL(MANIFEST_FILE, base), MANIFEST_FILE));
   const contents = {};
-  await Promise.all(BUNDLE_FILES.map(async (name) => { contents[name] = await fetchBytes(new URL(name, base), name); }));
-  const manifest = parseManifest(contents[MANIFEST_FILE]);
+  const names = BUNDLE_FILES.filter((name) => name !== MANIFEST_FILE);
+  await Promise.all(names.map(async (name) => { contents[name] = await fetchBytes(new URL(name, base), name); }));
   const bundle = await checkBundle(manifest, contents);
   ort.env.wasm.numThreads = 1; // one thread needs no cross-origin isolation, and a model this small gains nothing
   if (options.wasmPaths) ort.env.wasm.wasmPaths = options.wasmPaths;

@@ -64,6 +64,10 @@ describe('QAModel in Node', { skip: SKIP }, () => {
     await assert.rejects(model.topK(question, 0), RangeError);
     await assert.rejects(load(BUNDLE, { threshold: 2 }), RangeError);
     assert.deepEqual(await model.answerBatch([]), []);
+    assert.deepEqual(await model.probabilities([]), []);
+    const many = await model.answerBatch(Array(200_000).fill(question)); // no spread of 200k arguments
+    assert.equal(many.length, 200_000);
+    assert.equal(many[199_999].text, best.text);
   });
 });
 
@@ -124,9 +128,13 @@ describe('a tampered or incomplete bundle is refused', { skip: SKIP }, () => {
   });
 
   test('format 2, a version-1 tokenizer, a vocabulary that disagrees', async () => {
-    const old = copy();
-    editJson(join(old, 'manifest.json'), (m) => { m.format_version = 2; });
+    const old = copy(); // a real format-2 bundle: four files
+    unlinkSync(join(old, 'conformance.json'));
+    editJson(join(old, 'manifest.json'), (m) => { m.format_version = 2; delete m.files['conformance.json']; });
     await refused(old, 'manifest.json', /unsupported format version 2 .*export the run again/);
+    const linked = join(dir, 'link');
+    symlinkSync(BUNDLE, linked);
+    await refused(`${linked}/`, `${linked}/`, /not a bundle directory/);
     const legacy = copy();
     editJson(join(legacy, 'vocab.json'), (v) => { v.tokenizer = { kind: 'stem' }; });
     rehash(legacy, 'vocab.json');

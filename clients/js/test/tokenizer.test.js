@@ -44,3 +44,13 @@ test('declarations that are not version 2, or malformed, are refused', () => {
   assert.throws(() => new DeclaredTokenizer({ ...TINY, stem: { min_length: 5, rules: [{ suffix: '' }] } }), /malformed/);
   assert.throws(() => new DeclaredTokenizer(TINY).tokenize(42), TypeError);
 });
+
+test('the plain SHA-256 (pages on plain http have no crypto.subtle) equals Web Crypto', async () => {
+  const { sha256, sha256Plain } = await import('../src/sha256.js');
+  for (const n of [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000, 70_000]) {
+    const bytes = new Uint8Array(n).map((_, i) => (i * 31 + 7) & 255);
+    assert.equal(sha256Plain(bytes), await sha256(bytes), `${n} bytes`);
+  }
+  assert.equal(sha256Plain(new TextEncoder().encode('abc')),
+    'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+});
