@@ -11,6 +11,8 @@ A bundle is a directory holding exactly these files::
                             tokenizer (declared as data: docs/tokenizer.md)
     conformance.json        text → tokens → ids → answer and confidence, for every training question and
                             a fixed list of hard strings: what a port of the runtime must reproduce
+    tokenizer.json          (declared tokenizers only) the same ids for Hugging Face ``tokenizers``, and
+    tokenizer_config.json   its unk_token and model_max_length for transformers(.js)
     manifest.json           format version, model config, graph contract, threshold, sha256 of every
                             other file, tool versions and the parity report
 
@@ -27,9 +29,14 @@ TORCHSCRIPT_FILE = "model.torchscript.pt"
 VOCAB_FILE = "vocab.json"
 MANIFEST_FILE = "manifest.json"
 CONFORMANCE_FILE = "conformance.json"
+HF_TOKENIZER_FILE = "tokenizer.json"
+HF_CONFIG_FILE = "tokenizer_config.json"
 BUNDLE_FILES = (ONNX_FILE, TORCHSCRIPT_FILE, VOCAB_FILE, CONFORMANCE_FILE, MANIFEST_FILE)
-# The files of each format version this rnnqa reads.
+# Written for declared (version 2) tokenizers only; when present, listed and hashed like the others.
+OPTIONAL_FILES = (HF_TOKENIZER_FILE, HF_CONFIG_FILE)
+# The files of each format version this rnnqa reads, and those it may hold besides.
 FORMAT_FILES = {2: (ONNX_FILE, TORCHSCRIPT_FILE, VOCAB_FILE, MANIFEST_FILE), FORMAT_VERSION: BUNDLE_FILES}
+FORMAT_OPTIONAL_FILES = {2: (), FORMAT_VERSION: OPTIONAL_FILES}
 
 INPUT_NAMES = ("input_ids", "lengths")
 LOGITS, PROBABILITIES, ANSWER_INDEX, CONFIDENCE = "logits", "probabilities", "answer_index", "confidence"

@@ -17,7 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const BUNDLE_FILES = ['manifest.json', 'vocab.json', 'conformance.json', 'model.onnx', 'model.torchscript.pt'];
+const BUNDLE_FILES = ['manifest.json', 'vocab.json', 'conformance.json', 'model.onnx', 'model.torchscript.pt',
+  'tokenizer.json', 'tokenizer_config.json'];
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript',
   '.json': 'application/json', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream',

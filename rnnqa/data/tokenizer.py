@@ -104,19 +104,20 @@ class DeclaredTokenizer:
             raise ConfigError(f"tokenizer declaration: {exc}") from exc
         if declaration.get("spec") != SPEC or declaration.get("version") != VERSION:
             raise ConfigError(f"tokenizer declaration must have spec {SPEC!r} and version {VERSION}")
-        if self._is_word_char(ord(_SEPARATOR)) or self._space.overlaps(self._letters, self._digits):
+        if self.is_word_char(ord(_SEPARATOR)) or self._space.overlaps(self._letters, self._digits):
             raise ConfigError("tokenizer declaration: space characters must not be letters or digits")
         # The joiners' stand-in inside str.translate: any character that is not a word character.
-        self._joiner = next((chr(c) for c in _JOINER_MARKERS if not self._is_word_char(c)), None)
+        self._joiner = next((chr(c) for c in _JOINER_MARKERS if not self.is_word_char(c)), None)
         if self._joiners and self._joiner is None:
             raise ConfigError("tokenizer declaration: too many word characters to mark joiners")
         self._translation = _Translation(self._translate_code_point)
         # ASCII text (most questions) goes through a plain dict: str.translate's fast path (~40% faster).
         self._ascii = {code: self._translate_code_point(code) for code in range(128)}
         # str.split() (any whitespace, no empty strings) is exact when no word character is whitespace.
-        self._split_on_whitespace = not (any(map(self._is_word_char, WHITESPACE))
+        self._split_on_whitespace = not (any(map(self.is_word_char, WHITESPACE))
                                          or (self._joiner is not None and self._joiner.isspace()))
-        self._stem_word = functools.lru_cache(maxsize=1 << 16)(self._stem_uncached)
+        # Step 5 for one word (identity without stem rules); cached: questions repeat their words.
+        self.stem_word = functools.lru_cache(maxsize=1 << 16)(self._stem_uncached)
 
     def __call__(self, text: str) -> list[str]:
         """The tokens of ``text``.
@@ -131,7 +132,7 @@ class DeclaredTokenizer:
         if self._joiners and self._joiner in text:
             joiner = self._joiner
             words = [w for w in (self._join(w) if joiner in w else w for w in words) if w]
-        return list(map(self._stem_word, words)) if self._stem_rules else words
+        return list(map(self.stem_word, words)) if self._stem_rules else words
 
     def is_blank(self, text: str) -> bool:
         """Whether ``text`` holds only ``space`` characters (the runtime then says "question is empty")."""
@@ -149,7 +150,8 @@ class DeclaredTokenizer:
     def __repr__(self) -> str:
         return f"DeclaredTokenizer(kind={self.kind!r}, version={VERSION})"
 
-    def _is_word_char(self, code: int) -> bool:
+    def is_word_char(self, code: int) -> bool:
+        """Whether code point ``code`` is a letter or a digit (step 2)."""
         return self._letters.has(code) or self._digits.has(code)
 
     def _translate_code_point(self, code: int) -> str | None:
@@ -158,7 +160,7 @@ class DeclaredTokenizer:
         mapped = self._map.get(code)
         if mapped is None:
             mapped = chr(code)
-        out = "".join(self._joiner if ord(c) in self._joiners else c if self._is_word_char(ord(c)) else _SEPARATOR
+        out = "".join(self._joiner if ord(c) in self._joiners else c if self.is_word_char(ord(c)) else _SEPARATOR
                       for c in mapped)
         return out or None
 

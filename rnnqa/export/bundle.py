@@ -13,9 +13,11 @@ from rnnqa.bundle_format import (
     CONFORMANCE_FILE,
     FORMAT_NAME,
     FORMAT_VERSION,
+    HF_TOKENIZER_FILE,
     LEGACY_THRESHOLD,
     MANIFEST_FILE,
     ONNX_FILE,
+    OPTIONAL_FILES,
     TORCHSCRIPT_FILE,
     VOCAB_FILE,
     graph_contract,
@@ -23,7 +25,9 @@ from rnnqa.bundle_format import (
 from rnnqa.data.table import load_qa_csv
 from rnnqa.data.text import Tokenizer
 from rnnqa.errors import DataError, ExportError
+from rnnqa.data.tokenizer import DeclaredTokenizer
 from rnnqa.export.conformance import conformance
+from rnnqa.export.hf_tokenizer import hf_tokenizer_files
 from rnnqa.export.graphs import DEFAULT_OPSET, export_onnx, export_torchscript
 from rnnqa.export.validate import DEFAULT_ATOL, ParityReport, parity_batches, validate_parity
 from rnnqa.fileio import atomic_directory, sha256_file, write_json
@@ -83,11 +87,15 @@ def export_bundle(
         report = validate_parity(run.model, batches, tmp / TORCHSCRIPT_FILE, tmp / ONNX_FILE, atol)
         write_json(tmp / CONFORMANCE_FILE,
                    conformance(run.vocab, config.max_len, threshold, tmp / ONNX_FILE, questions))
+        if isinstance(run.vocab.tokenizer, DeclaredTokenizer):
+            for name, content in hf_tokenizer_files(run.vocab, config.max_len).items():
+                write_json(tmp / name, content, compact=name == HF_TOKENIZER_FILE)
         manifest = {
             **facts,
             "tokenizer_version": run.vocab.tokenizer.version,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "files": {name: sha256_file(tmp / name) for name in BUNDLE_FILES if name != MANIFEST_FILE},
+            "files": {name: sha256_file(tmp / name) for name in BUNDLE_FILES + OPTIONAL_FILES
+                      if name != MANIFEST_FILE and (tmp / name).exists()},
             "versions": _versions(),
             "parity": report.to_json(),
             "training": {k: run.config.get(k) for k in ("train", "device", "epochs_run", "data")},

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rnnqa.bundle_format import (
     FORMAT_FILES,
+    FORMAT_OPTIONAL_FILES,
     FORMAT_NAME,
     INPUT_NAMES,
     MANIFEST_FILE,
@@ -55,7 +56,7 @@ def load_bundle(bundle_dir: str | Path) -> Bundle:
         raise BundleError(str(root), "not a bundle directory (export one with qa-export)")
     present = _regular_files(root)
     manifest = _read_manifest(root)
-    _check_layout(present, FORMAT_FILES[manifest["format_version"]])
+    _check_layout(present, tuple(manifest["files"]) + (MANIFEST_FILE,))
     contents = {name: _read_checked(root, name, manifest["files"]) for name in manifest["files"]}
     try:
         vocab = Vocabulary.from_json(json.loads(contents[VOCAB_FILE].decode("utf-8")))
@@ -98,9 +99,11 @@ def _read_manifest(root: Path) -> dict:
         raise BundleError(MANIFEST_FILE, f"unsupported format version {version!r} (this rnnqa reads "
                                          f"{readable}; export the run again with this qa-export)")
     expected = sorted(set(FORMAT_FILES[version]) - {MANIFEST_FILE})
+    optional = FORMAT_OPTIONAL_FILES[version]
     files = manifest.get("files")
-    if not isinstance(files, dict) or sorted(files) != expected:
-        raise BundleError(MANIFEST_FILE, f"'files' must list the sha256 of exactly {', '.join(expected)}")
+    if not isinstance(files, dict) or sorted(set(files) - set(optional)) != expected:
+        also = f" (and {', '.join(optional)} when present)" if optional else ""
+        raise BundleError(MANIFEST_FILE, f"'files' must list the sha256 of exactly {', '.join(expected)}{also}")
     for key, kind in (("max_len", int), ("threshold", (int, float)), ("model", dict)):
         if not isinstance(manifest.get(key), kind) or isinstance(manifest.get(key), bool):
             raise BundleError(MANIFEST_FILE, f"missing or invalid {key!r}")

@@ -42,7 +42,8 @@ def test_intact_bundle_loads(bundle):
     assert load_bundle(bundle).vocab.tokens[:2] == ("<PAD>", "<UNK>")
 
 
-@pytest.mark.parametrize("name", ["model.onnx", "vocab.json", "model.torchscript.pt", "conformance.json"])
+@pytest.mark.parametrize("name", ["model.onnx", "vocab.json", "model.torchscript.pt", "conformance.json",
+                                  "tokenizer.json", "tokenizer_config.json"])
 def test_any_changed_byte_is_a_sha256_mismatch(bundle, name):
     data = bytearray((bundle / name).read_bytes())
     data[len(data) // 2] ^= 0x01
@@ -168,10 +169,9 @@ def test_format_2_bundle_with_a_version_1_tokenizer_answers_as_it_did(bundle):
     from rnnqa.data.legacy_tokenizer import LegacyTokenizer
 
     declared = QAModel.load(bundle)
-    (bundle / "conformance.json").unlink()
+    make_format_2(bundle)
     edit_json(bundle / "vocab.json", lambda v: v.update(tokenizer={"kind": "stem"}))
     rehash(bundle, "vocab.json")
-    edit_json(bundle / "manifest.json", lambda m: (m.update(format_version=2), m["files"].pop("conformance.json")))
     legacy = QAModel.load(bundle)
     assert legacy.vocab.tokenizer == LegacyTokenizer("stem")
     assert legacy.encode("İstanbul?") == [1, 1]  # the version-1 rule: "i", "stanbul" (the declared one: "istanbul")
@@ -180,6 +180,23 @@ def test_format_2_bundle_with_a_version_1_tokenizer_answers_as_it_did(bundle):
         assert legacy.answer(question) == declared.answer(question)
 
 
+def make_format_2(bundle):
+    for name in ("conformance.json", "tokenizer.json", "tokenizer_config.json"):
+        (bundle / name).unlink()
+        edit_json(bundle / "manifest.json", lambda m: m["files"].pop(name))
+    edit_json(bundle / "manifest.json", lambda m: m.update(format_version=2))
+
+
 def test_format_2_bundle_must_not_carry_conformance_json(bundle):
-    edit_json(bundle / "manifest.json", lambda m: (m.update(format_version=2), m["files"].pop("conformance.json")))
+    make_format_2(bundle)
+    (bundle / "conformance.json").write_text("{}")
     refused(bundle, "conformance.json", "unexpected file")
+
+
+def test_optional_files_are_listed_and_hashed_when_present(bundle):
+    (bundle / "tokenizer_config.json").unlink()
+    refused(bundle, "tokenizer_config.json", "missing")
+    edit_json(bundle / "manifest.json", lambda m: m["files"].pop("tokenizer_config.json"))
+    QAModel.load(bundle)  # a bundle without the Hugging Face files is complete
+    edit_json(bundle / "manifest.json", lambda m: m["files"].pop("tokenizer.json"))
+    refused(bundle, "tokenizer.json", "unexpected file")

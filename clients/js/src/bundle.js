@@ -15,6 +15,8 @@ export const ONNX_FILE = 'model.onnx';
 export const VOCAB_FILE = 'vocab.json';
 export const CONFORMANCE_FILE = 'conformance.json';
 export const BUNDLE_FILES = [ONNX_FILE, 'model.torchscript.pt', VOCAB_FILE, CONFORMANCE_FILE, MANIFEST_FILE];
+/** Files a bundle may hold besides (Hugging Face tokenizers' form of the tokenizer); hashed when listed. */
+export const OPTIONAL_FILES = ['tokenizer.json', 'tokenizer_config.json'];
 export const INPUT_NAMES = ['input_ids', 'lengths'];
 export const OUTPUT_NAMES = ['logits', 'probabilities', 'answer_index', 'confidence'];
 
@@ -38,8 +40,10 @@ export function parseManifest(bytes) {
   }
   const expected = BUNDLE_FILES.filter((f) => f !== MANIFEST_FILE).sort();
   const files = manifest.files;
-  if (files === null || typeof files !== 'object' || JSON.stringify(Object.keys(files).sort()) !== JSON.stringify(expected)) {
-    throw new BundleError(MANIFEST_FILE, `'files' must list the sha256 of exactly ${expected.join(', ')}`);
+  const required = files !== null && typeof files === 'object' ? Object.keys(files).filter((f) => !OPTIONAL_FILES.includes(f)) : [];
+  if (JSON.stringify(required.sort()) !== JSON.stringify(expected)) {
+    throw new BundleError(MANIFEST_FILE, `'files' must list the sha256 of exactly ${expected.join(', ')} ` +
+      `(and ${OPTIONAL_FILES.join(', ')} when present)`);
   }
   if (!Number.isInteger(manifest.max_len) || manifest.max_len < 1 || typeof manifest.threshold !== 'number' ||
       !(manifest.threshold >= 0 && manifest.threshold <= 1)) {

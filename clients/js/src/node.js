@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 
 import * as ort from 'onnxruntime-node';
 
-import { BUNDLE_FILES, MANIFEST_FILE, ONNX_FILE, checkBundle, checkSession, parseManifest } from './bundle.js';
+import { MANIFEST_FILE, ONNX_FILE, checkBundle, checkSession, parseManifest } from './bundle.js';
 import { BundleError } from './errors.js';
 import { QAModel } from './model.js';
 
@@ -72,16 +72,15 @@ async function readBundle(dir) {
   }
   if (!names.includes(MANIFEST_FILE)) throw new BundleError(MANIFEST_FILE, 'missing — the bundle is incomplete');
   const manifest = parseManifest(new Uint8Array(await readFile(join(root, MANIFEST_FILE))));
+  const files = [...Object.keys(manifest.files), MANIFEST_FILE];
   for (const name of names) {
-    if (!BUNDLE_FILES.includes(name)) {
-      throw new BundleError(name, `unexpected file in the bundle (a bundle holds exactly ${BUNDLE_FILES.join(', ')})`);
+    if (!files.includes(name)) {
+      throw new BundleError(name, `unexpected file in the bundle (a bundle holds exactly ${files.join(', ')})`);
     }
   }
-  const missing = BUNDLE_FILES.filter((name) => !names.includes(name));
+  const missing = files.filter((name) => !names.includes(name));
   if (missing.length) throw new BundleError(missing[0], 'missing — the bundle is incomplete');
   const contents = {};
-  for (const name of BUNDLE_FILES) {
-    if (name !== MANIFEST_FILE) contents[name] = new Uint8Array(await readFile(join(root, name)));
-  }
+  for (const name of Object.keys(manifest.files)) contents[name] = new Uint8Array(await readFile(join(root, name)));
   return { manifest, contents };
 }

@@ -8,7 +8,7 @@
 
 import * as ort from 'onnxruntime-web';
 
-import { BUNDLE_FILES, MANIFEST_FILE, ONNX_FILE, checkBundle, checkSession, parseManifest } from './bundle.js';
+import { MANIFEST_FILE, ONNX_FILE, checkBundle, checkSession, parseManifest } from './bundle.js';
 import { BundleError } from './errors.js';
 import { QAModel } from './model.js';
 
@@ -18,7 +18,7 @@ export { DeclaredTokenizer } from './tokenizer.js';
 
 /**
  * Fetch, check and load the bundle at `url` (a directory URL, with or without a trailing slash).
- * The model.torchscript.pt file is fetched too: every file's sha256 is checked, as in Python.
+ * Every file the manifest lists is fetched, model.torchscript.pt included, and its sha256 checked, as in Python.
  * @param {string | URL} url
  * @param {{threshold?: number, wasmPaths?: string}} [options] wasmPaths: where onnxruntime-web's
  *   .wasm/.mjs files are served (default: next to its module)
@@ -28,7 +28,7 @@ export async function load(url, options = {}) {
   const base = new URL(String(url).endsWith('/') ? String(url) : `${url}/`, globalThis.location?.href);
   const manifest = parseManifest(await fetchBytes(new URL(MANIFEST_FILE, base), MANIFEST_FILE));
   const contents = {};
-  const names = BUNDLE_FILES.filter((name) => name !== MANIFEST_FILE);
+  const names = Object.keys(manifest.files); // every file the manifest lists is fetched and hashed
   await Promise.all(names.map(async (name) => { contents[name] = await fetchBytes(new URL(name, base), name); }));
   const bundle = await checkBundle(manifest, contents);
   ort.env.wasm.numThreads = 1; // one thread needs no cross-origin isolation, and a model this small gains nothing

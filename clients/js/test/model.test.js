@@ -98,7 +98,7 @@ describe('a tampered or incomplete bundle is refused', { skip: SKIP }, () => {
     });
   };
 
-  for (const name of ['model.onnx', 'vocab.json', 'conformance.json', 'model.torchscript.pt']) {
+  for (const name of ['model.onnx', 'vocab.json', 'conformance.json', 'model.torchscript.pt', 'tokenizer.json']) {
     test(`a changed byte in ${name}`, async () => {
       const bundle = copy();
       const bytes = readFileSync(join(bundle, name));
@@ -108,7 +108,7 @@ describe('a tampered or incomplete bundle is refused', { skip: SKIP }, () => {
     });
   }
 
-  for (const name of ['model.onnx', 'manifest.json', 'conformance.json']) {
+  for (const name of ['model.onnx', 'manifest.json', 'conformance.json', 'tokenizer_config.json']) {
     test(`${name} missing`, async () => {
       const bundle = copy();
       unlinkSync(join(bundle, name));
@@ -120,6 +120,9 @@ describe('a tampered or incomplete bundle is refused', { skip: SKIP }, () => {
     const extra = copy();
     writeFileSync(join(extra, 'notes.txt'), 'hi');
     await refused(extra, 'notes.txt', /unexpected file/);
+    const unlisted = copy(); // an optional file present but not in the manifest
+    editJson(join(unlisted, 'manifest.json'), (m) => { delete m.files['tokenizer.json']; });
+    await refused(unlisted, 'tokenizer.json', /unexpected file/);
     const linked = copy();
     renameSync(join(linked, 'vocab.json'), join(dir, 'elsewhere.json'));
     symlinkSync(join(dir, 'elsewhere.json'), join(linked, 'vocab.json'));
