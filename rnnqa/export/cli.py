@@ -23,11 +23,15 @@ DEFAULT_BUNDLE_DIR = Path("artifacts/bundle")
               help='Confidence below which the runtime answers "I don\'t know" [default: the run\'s, '
                    'from qa-train --threshold].')
 @click.option("--force", is_flag=True, help="Replace an existing bundle (only once the new one validates).")
+@click.option("--hf-tokenizer/--no-hf-tokenizer", default=True,
+              help="Also write tokenizer.json for Hugging Face tokenizers (about 8 surface words per token).")
 @report_errors
-def main(run_dir: Path, bundle_dir: Path, opset: int, atol: float, threshold: float | None, force: bool) -> None:
+def main(run_dir: Path, bundle_dir: Path, opset: int, atol: float, threshold: float | None, force: bool,
+         hf_tokenizer: bool) -> None:
     """Export RUN_DIR (default artifacts/run) as TorchScript + ONNX + vocab + manifest, checked for parity."""
     from rnnqa.export.bundle import export_bundle
 
-    result = export_bundle(run_dir, bundle_dir, opset=opset, atol=atol, threshold=threshold, force=force)
+    result = export_bundle(run_dir, bundle_dir, opset=opset, atol=atol, threshold=threshold, force=force,
+                           hf_tokenizer=hf_tokenizer)
     click.echo(result.parity.summary())
     click.echo(f"wrote {bundle_dir} ({', '.join(sorted(result.manifest['files']))}, {MANIFEST_FILE})")

@@ -34,3 +34,16 @@ def test_incomplete_run_is_one_clear_line(make_run, tmp_path):
     result = CliRunner().invoke(main, [str(run), "--out", str(tmp_path / "b")])
     assert result.exit_code == 1 and "incomplete run, missing vocab.json" in result.output
     assert not (tmp_path / "b").exists()
+
+
+def test_no_hf_tokenizer_leaves_out_tokenizer_json_and_the_bundle_still_loads(make_run, tmp_path):
+    import json
+
+    from rnnqa.runtime import QAModel
+
+    out = tmp_path / "bundle"
+    result = CliRunner().invoke(main, [str(make_run("gru")), "--out", str(out), "--no-hf-tokenizer"])
+    assert result.exit_code == 0, result.output
+    assert not (out / "tokenizer.json").exists() and not (out / "tokenizer_config.json").exists()
+    assert "tokenizer.json" not in json.loads((out / "manifest.json").read_text())["files"]
+    assert QAModel.load(out).answer("What is the capital of Peru?").text
