@@ -64,17 +64,37 @@ def cases(make_bundle, tmp_path_factory) -> dict:
     shutil.copytree(bundle, bad)
     (bad / "model.onnx").write_bytes(b"x")
     bad_run = qa_ask("--bundle", str(bad), "hello")
+    external = external_data_bundle(bundle, root / "external")
     assert as_json.returncode == plain.returncode == 1 and top_k.returncode == 0 and bad_run.returncode == 1
     data = {
         "questions": questions,
         "python": {"json": as_json.stdout.splitlines(), "plain": plain.stdout.splitlines(),
                    "topk": top_k.stdout.splitlines(), "rc": as_json.returncode},
         "badBundle": {"dir": str(bad), "stderr": bad_run.stderr},
+        "externalBundle": str(external),
     }
     assert len(data["python"]["json"]) == len(questions)
     path = root / "cases.json"
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     return {"RNNQA_BUNDLE": str(bundle), "RNNQA_CASES": str(path)}
+
+
+def external_data_bundle(bundle: Path, out: Path) -> Path:
+    """A copy of ``bundle`` whose graph keeps its weights in a file outside it, re-hashed: only the graph
+    walk can refuse it."""
+    import hashlib
+
+    import onnx
+    from onnx.external_data_helper import convert_model_to_external_data
+
+    shutil.copytree(bundle, out)
+    proto = onnx.load(str(out / "model.onnx"))
+    convert_model_to_external_data(proto, all_tensors_to_one_file=True, location="../outside.bin", size_threshold=0)
+    (out / "model.onnx").write_bytes(proto.SerializeToString())
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["files"]["model.onnx"] = hashlib.sha256((out / "model.onnx").read_bytes()).hexdigest()
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    return out
 
 
 def node_test(env: dict, *files: str) -> None:

@@ -5,6 +5,7 @@
  */
 
 import { BundleError } from './errors.js';
+import { ProtobufError, inspectOnnx } from './onnx_inspect.js';
 import { sha256 } from './sha256.js';
 import { DeclaredTokenizer } from './tokenizer.js';
 
@@ -71,7 +72,36 @@ export async function checkBundle(manifest, contents) {
     throw new BundleError(VOCAB_FILE, `${vocab.tokens.length} tokens / ${vocab.answers.length} answers, but the ` +
       `manifest's model has ${model.vocab_size} / ${model.num_answers}`);
   }
+  checkGraph(contents[ONNX_FILE], vocab.answers.length);
   return { manifest, vocab, onnx: contents[ONNX_FILE] };
+}
+
+const INT64 = 7;
+const FLOAT = 1;
+
+/** The graph, read before onnxruntime sees it: self-contained, with the contract's inputs and outputs. */
+function checkGraph(bytes, answers) {
+  let graph;
+  try {
+    graph = inspectOnnx(bytes);
+  } catch (error) {
+    if (error instanceof ProtobufError) throw new BundleError(ONNX_FILE, `not an ONNX model: ${error.message}`);
+    throw error;
+  }
+  if (graph.externalTensors) {
+    throw new BundleError(ONNX_FILE, `${graph.externalTensors} tensor(s) reference external data; ` +
+      "a bundle's graph must be self-contained");
+  }
+  const inputs = JSON.stringify(graph.inputs.map(([name, elem]) => [name, elem]));
+  if (inputs !== JSON.stringify(INPUT_NAMES.map((name) => [name, INT64]))) {
+    throw new BundleError(ONNX_FILE, `graph inputs are ${inputs}, expected int64 ${INPUT_NAMES.join(', ')}`);
+  }
+  const expected = JSON.stringify([['logits', FLOAT, ['batch', answers]], ['probabilities', FLOAT, ['batch', answers]],
+    ['answer_index', INT64, ['batch']], ['confidence', FLOAT, ['batch']]]);
+  if (JSON.stringify(graph.outputs) !== expected) {
+    throw new BundleError(ONNX_FILE, `graph outputs are ${JSON.stringify(graph.outputs)}, expected ${expected} ` +
+      `(${answers} answers, to match ${VOCAB_FILE})`);
+  }
 }
 
 /** The session's names must be the graph contract, and a probe question must get a valid answer of the

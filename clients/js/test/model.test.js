@@ -130,6 +130,14 @@ describe('a tampered or incomplete bundle is refused', { skip: SKIP }, () => {
     await refused(join(dir, 'absent'), join(dir, 'absent'), /not a bundle directory/);
   });
 
+  test('a graph with external data, or that is not ONNX, is refused before onnxruntime sees it', async () => {
+    await refused(cases().externalBundle, 'model.onnx', /1 tensor\(s\)|tensor\(s\) reference external data/);
+    const garbage = copy();
+    writeFileSync(join(garbage, 'model.onnx'), Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x20]));
+    rehash(garbage, 'model.onnx');
+    await refused(garbage, 'model.onnx', /not an ONNX model/);
+  });
+
   test('format 2, a version-1 tokenizer, a vocabulary that disagrees', async () => {
     const old = copy(); // a real format-2 bundle: four files
     unlinkSync(join(old, 'conformance.json'));
