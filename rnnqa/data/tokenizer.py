@@ -150,6 +150,14 @@ class DeclaredTokenizer:
     def __repr__(self) -> str:
         return f"DeclaredTokenizer(kind={self.kind!r}, version={VERSION})"
 
+    def char_class(self, code: int) -> str:
+        """Step 2 for code point ``code``: "joiner", "letter", "digit" or "separator", in that order."""
+        if code in self._joiners:
+            return "joiner"
+        if self._letters.has(code):
+            return "letter"
+        return "digit" if self._digits.has(code) else "separator"
+
     def is_word_char(self, code: int) -> bool:
         """Whether code point ``code`` is a letter or a digit (step 2)."""
         return self._letters.has(code) or self._digits.has(code)
@@ -160,8 +168,8 @@ class DeclaredTokenizer:
         mapped = self._map.get(code)
         if mapped is None:
             mapped = chr(code)
-        out = "".join(self._joiner if ord(c) in self._joiners else c if self.is_word_char(ord(c)) else _SEPARATOR
-                      for c in mapped)
+        marks = {"joiner": self._joiner, "separator": _SEPARATOR}
+        out = "".join(marks.get(self.char_class(ord(c)), c) for c in mapped)
         return out or None
 
     def _join(self, word: str) -> str:

@@ -49,9 +49,8 @@ def hf_tokenizer_files(vocab: Vocabulary, max_len: int) -> dict[str, dict]:
     joiners = sorted(set(declaration["joiners"]))
 
     def kind(code: int) -> str:
-        if code in joiners:
-            return "joiner"
-        return "word" if tokenizer.is_word_char(code) else "separator"
+        char_class = tokenizer.char_class(code)
+        return "word" if char_class in ("letter", "digit") else char_class
 
     if kind(ord(" ")) != "separator":
         raise ExportError("tokenizer.json needs the space character to be a separator")
