@@ -99,6 +99,13 @@ class QAModel:
         threshold = bundle.threshold if self._threshold is None else self._threshold
         return _Serving(bundle, session, threshold)
 
+    def pinned(self) -> QAModel:
+        """A view of this model that keeps answering with the bundle served now, whatever :meth:`reload`
+        does to this one later (a server uses it so one batch, and its reported bundle, is one bundle)."""
+        view = object.__new__(QAModel)
+        view.__dict__.update(self.__dict__)
+        return view
+
     @property
     def bundle(self) -> Bundle:
         return self._state.bundle

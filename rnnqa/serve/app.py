@@ -1,0 +1,309 @@
+"""The HTTP API: routes, request checks and error mapping over a :class:`Batcher`. Starlette only.
+
+    POST /v1/answer                    {"question": "…"} or {"questions": [...]}, optional "top_k"
+    GET  /v2/health/live, /v2/health/ready, /v2/models/{name}, /v2/models/{name}/ready
+    POST /v2/models/{name}/infer       Open Inference Protocol v2: BYTES "question" in; "answer" (BYTES),
+                                       "confidence" (FP32) and "known" (BOOL) out
+    GET  /metrics                      Prometheus text
+    POST /admin/reload                 {"bundle": "dir"} (optional): from loopback, or with the admin token
+
+Every error is JSON ``{"error": …}``: 400 malformed JSON, 413 body too large, 422 wrong types or a
+question without words (naming which), 503 with Retry-After when over capacity or draining; nothing
+else reaches a client, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from rnnqa.errors import BundleError
+from rnnqa.runtime import QAModel
+from rnnqa.serve.batcher import Answered, BatchConfig, Batcher, Overloaded
+from rnnqa.serve.metrics import Metrics
+
+log = logging.getLogger("rnnqa.serve")
+LOOPBACK = ("127.0.0.1", "::1")
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    name: str = "rnnqa"  # the model's name in the v2 routes
+    batch: BatchConfig = BatchConfig()
+    max_body_bytes: int = 1 << 20
+    max_questions: int = 1024  # per request
+    max_question_chars: int = 4096
+    max_top_k: int = 50
+    overload_status: int = 503  # or 429
+    retry_after_s: int = 1
+    admin_token: str | None = None  # /admin/reload from elsewhere than loopback needs it
+    log_questions: bool = False
+
+
+class RequestError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+class Service:
+    """The state behind the routes: model, batcher, metrics, readiness."""
+
+    def __init__(self, model: QAModel, config: ServeConfig):
+        self.model, self.config = model, config
+        self.metrics = Metrics()
+        self.metrics.serving(model.bundle.manifest)
+        self.batcher: Batcher | None = None
+        self.draining = False
+
+    @property
+    def ready(self) -> bool:
+        return self.batcher is not None and not self.draining
+
+    def reload(self, bundle_dir: str | None = None) -> dict:
+        """Serve the bundle at ``bundle_dir`` (default: the current one, re-read) once it passed every check.
+
+        Raises:
+            BundleError: refused; the old bundle keeps serving.
+        """
+        try:
+            self.model.reload(bundle_dir)
+        except BundleError:
+            self.metrics.reloads.labels(outcome="refused").inc()
+            raise
+        self.metrics.reloads.labels(outcome="ok").inc()
+        self.metrics.serving(self.model.bundle.manifest)
+        return identity(self.model.bundle.manifest)
+
+
+def identity(manifest: dict) -> dict:
+    return {"model_sha256": manifest["files"]["model.onnx"], "created": manifest.get("created")}
+
+
+def create_app(model: QAModel, config: ServeConfig = ServeConfig()) -> Starlette:
+    service = Service(model, config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        service.batcher = Batcher(model, config.batch, on_batch=service.metrics.batch_size.observe)
+        service.batcher.start()
+        yield
+        service.draining = True  # requests in flight have finished: uvicorn waits for them first
+        await service.batcher.stop()
+
+    routes = [
+        Route("/v1/answer", _endpoint(service, "/v1/answer", _answer), methods=["POST"]),
+        Route("/v2/health/live", _endpoint(service, "/v2/health/live", _live), methods=["GET"]),
+        Route("/v2/health/ready", _endpoint(service, "/v2/health/ready", _ready), methods=["GET"]),
+        Route("/v2/models/{name}", _endpoint(service, "/v2/models/{name}", _model_metadata), methods=["GET"]),
+        Route("/v2/models/{name}/ready", _endpoint(service, "/v2/models/{name}/ready", _model_ready), methods=["GET"]),
+        Route("/v2/models/{name}/infer", _endpoint(service, "/v2/models/{name}/infer", _infer), methods=["POST"]),
+        Route("/metrics", _metrics(service), methods=["GET"]),
+        Route("/admin/reload", _endpoint(service, "/admin/reload", _admin_reload), methods=["POST"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.service = service
+    return app
+
+
+def _endpoint(service: Service, route: str, handler) -> Callable:
+    """Time, count and log a route; map every error to JSON with its status."""
+
+    async def endpoint(request: Request) -> Response:
+        started = time.perf_counter()
+        questions: list[str] = []
+        try:
+            status, body, questions = await handler(service, request)
+            response = JSONResponse(body, status_code=status)
+        except RequestError as exc:
+            response = _error(exc.status, str(exc))
+        except Overloaded as exc:
+            response = _error(service.config.overload_status, f"over capacity: {exc}")
+            response.headers["Retry-After"] = str(service.config.retry_after_s)
+        except Exception:  # noqa: BLE001 - a bug must not leak a traceback to the client
+            log.exception("unexpected error on %s", route)
+            response = _error(500, "internal error")
+        elapsed = time.perf_counter() - started
+        service.metrics.requests.labels(route=route, code=str(response.status_code)).inc()
+        service.metrics.latency.labels(route=route).observe(elapsed)
+        if service.batcher:
+            service.metrics.queue_depth.set(service.batcher.depth)
+        record = {"route": route, "code": response.status_code, "ms": round(elapsed * 1e3, 3),
+                  "questions": len(questions)}
+        if service.config.log_questions:
+            record["text"] = questions
+        log.info(json.dumps(record, ensure_ascii=False))
+        return response
+
+    return endpoint
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _json_body(service: Service, request: Request) -> dict:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > service.config.max_body_bytes:
+        raise RequestError(413, f"body larger than {service.config.max_body_bytes} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > service.config.max_body_bytes:
+            raise RequestError(413, f"body larger than {service.config.max_body_bytes} bytes")
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RequestError(400, f"malformed JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise RequestError(422, "the body must be a JSON object")
+    return data
+
+
+def _checked_questions(service: Service, questions: object) -> list[str]:
+    """Questions as a list of strings with words, within the caps; else 422 naming the first at fault."""
+    limits = service.config
+    if not isinstance(questions, list) or not questions:
+        raise RequestError(422, "'questions' must be a non-empty list of strings")
+    if len(questions) > limits.max_questions:
+        raise RequestError(422, f"{len(questions)} questions; at most {limits.max_questions} per request")
+    for i, question in enumerate(questions):
+        if not isinstance(question, str):
+            raise RequestError(422, f"question {i} must be a string, got {type(question).__name__}")
+        if len(question) > limits.max_question_chars:
+            raise RequestError(422, f"question {i} is longer than {limits.max_question_chars} characters")
+        try:
+            service.model.encode(question)
+        except ValueError as exc:
+            raise RequestError(422, f"question {i}: {exc}") from None
+    return questions
+
+
+async def _answer(service: Service, request: Request):
+    if service.draining:
+        raise Overloaded("draining")
+    data = await _json_body(service, request)
+    single = "question" in data
+    if single == ("questions" in data):
+        raise RequestError(422, "give either 'question' (a string) or 'questions' (a list of strings)")
+    questions = _checked_questions(service, [data["question"]] if single else data["questions"])
+    top_k = data.get("top_k")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)
+                              or not 1 <= top_k <= service.config.max_top_k):
+        raise RequestError(422, f"'top_k' must be an integer from 1 to {service.config.max_top_k}")
+    if top_k:
+        pinned = service.model.pinned()
+        ranked = await asyncio.to_thread(lambda: [pinned.top_k(q, top_k) for q in questions])
+        answers, manifest = [r[0] for r in ranked], pinned.bundle.manifest
+    else:
+        answered: Answered = await service.batcher.submit(questions)
+        service.metrics.queue_wait.observe(answered.queue_wait_s)
+        answers, manifest, ranked = answered.answers, answered.manifest, None
+    records = []
+    for i, (question, answer) in enumerate(zip(questions, answers)):
+        record = {"question": question, "answer": answer.text, "confidence": answer.confidence, "known": answer.known}
+        if ranked:
+            record["top_k"] = [{"answer": a.text, "confidence": a.confidence} for a in ranked[i]]
+        records.append(record)
+    body = {**records[0]} if single else {"answers": records}
+    return 200, {**body, "bundle": identity(manifest)}, questions
+
+
+async def _live(service: Service, request: Request):
+    return 200, {"live": True}, []
+
+
+async def _ready(service: Service, request: Request):
+    return (200 if service.ready else 503), {"ready": service.ready}, []
+
+
+def _model_name(service: Service, request: Request) -> str:
+    name = request.path_params["name"]
+    if name != service.config.name:
+        raise RequestError(404, f"no model {name!r} (this server serves {service.config.name!r})")
+    return name
+
+
+async def _model_metadata(service: Service, request: Request):
+    name = _model_name(service, request)
+    return 200, {
+        "name": name,
+        "versions": [service.model.bundle.manifest["files"]["model.onnx"][:12]],
+        "platform": "onnxruntime_onnx",
+        "inputs": [{"name": "question", "datatype": "BYTES", "shape": [-1]}],
+        "outputs": [{"name": "answer", "datatype": "BYTES", "shape": [-1]},
+                    {"name": "confidence", "datatype": "FP32", "shape": [-1]},
+                    {"name": "known", "datatype": "BOOL", "shape": [-1]}],
+    }, []
+
+
+async def _model_ready(service: Service, request: Request):
+    _model_name(service, request)
+    return (200 if service.ready else 503), {"name": service.config.name, "ready": service.ready}, []
+
+
+async def _infer(service: Service, request: Request):
+    """Open Inference Protocol v2: one BYTES input "question" of shape [n]."""
+    name = _model_name(service, request)
+    if service.draining:
+        raise Overloaded("draining")
+    data = await _json_body(service, request)
+    inputs = data.get("inputs")
+    if not isinstance(inputs, list) or len(inputs) != 1 or not isinstance(inputs[0], dict):
+        raise RequestError(422, "'inputs' must hold exactly one tensor, 'question'")
+    tensor = inputs[0]
+    if tensor.get("name") != "question" or tensor.get("datatype") != "BYTES":
+        raise RequestError(422, "the input tensor must be named 'question' with datatype BYTES")
+    questions = _checked_questions(service, tensor.get("data"))
+    shape = tensor.get("shape")
+    if shape not in ([len(questions)], [len(questions), 1]):
+        raise RequestError(422, f"'shape' {shape!r} does not match {len(questions)} questions")
+    answered: Answered = await service.batcher.submit(questions)
+    service.metrics.queue_wait.observe(answered.queue_wait_s)
+    n = [len(questions)]
+    outputs = [
+        {"name": "answer", "datatype": "BYTES", "shape": n, "data": [a.text for a in answered.answers]},
+        {"name": "confidence", "datatype": "FP32", "shape": n, "data": [a.confidence for a in answered.answers]},
+        {"name": "known", "datatype": "BOOL", "shape": n, "data": [a.known for a in answered.answers]},
+    ]
+    body = {"model_name": name, "model_version": answered.manifest["files"]["model.onnx"][:12], "outputs": outputs}
+    if "id" in data:
+        body["id"] = data["id"]
+    return 200, body, questions
+
+
+def _metrics(service: Service) -> Callable:
+    async def metrics(request: Request) -> Response:
+        if service.batcher:
+            service.metrics.queue_depth.set(service.batcher.depth)
+        return Response(service.metrics.text(), media_type="text/plain; version=0.0.4")
+
+    return metrics
+
+
+async def _admin_reload(service: Service, request: Request):
+    token = service.config.admin_token
+    given = request.headers.get("authorization", "").removeprefix("Bearer ")
+    client = request.client.host if request.client else ""
+    if not (token and hmac.compare_digest(given, token)) and client not in LOOPBACK:
+        raise RequestError(403, "reload is allowed from loopback, or with the admin token")
+    data = await _json_body(service, request) if int(request.headers.get("content-length") or 0) else {}
+    bundle = data.get("bundle")
+    if bundle is not None and not isinstance(bundle, str):
+        raise RequestError(422, "'bundle' must be a directory path")
+    try:
+        served = await asyncio.to_thread(service.reload, bundle)
+    except BundleError as exc:
+        raise RequestError(409, f"bundle refused, the old one keeps serving: {exc}") from None
+    return 200, {"reloaded": True, "bundle": served}, []
