@@ -4,6 +4,7 @@
     GET  /v2/health/live, /v2/health/ready, /v2/models/{name}, /v2/models/{name}/ready
     POST /v2/models/{name}/infer       Open Inference Protocol v2: BYTES "question" in; "answer" (BYTES),
                                        "confidence" (FP32) and "known" (BOOL) out
+    GET  /                             a page where a person types a question and reads the answer
     GET  /metrics                      Prometheus text
     POST /admin/reload                 {"bundle": "dir"} (optional): from loopback, or with the admin token
 
@@ -22,6 +23,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -102,7 +104,9 @@ def create_app(model: QAModel, config: ServeConfig = ServeConfig()) -> Starlette
         service.draining = True  # requests in flight have finished: uvicorn waits for them first
         await service.batcher.stop()
 
+    page = (Path(__file__).with_name("page.html")).read_bytes()
     routes = [
+        Route("/", lambda request: Response(page, media_type="text/html; charset=utf-8"), methods=["GET"]),
         Route("/v1/answer", _endpoint(service, "/v1/answer", _answer), methods=["POST"]),
         Route("/v2/health/live", _endpoint(service, "/v2/health/live", _live), methods=["GET"]),
         Route("/v2/health/ready", _endpoint(service, "/v2/health/ready", _ready), methods=["GET"]),

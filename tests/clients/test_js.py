@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -19,19 +18,9 @@ from pathlib import Path
 import pytest
 
 from rnnqa.data.table import default_dataset_path, load_qa_csv
+from tests.clients.node import ROOT, SCREENSHOTS, chromium, need_node, node_test
 
-ROOT = Path(__file__).resolve().parents[2]
-JS = ROOT / "clients" / "js"
 QA_ASK = Path(sys.executable).parent / "qa-ask"
-REQUIRED = os.environ.get("RNNQA_REQUIRE_JS") == "1"
-SCREENSHOTS = ROOT / "artifacts" / "test-screenshots"
-
-
-def need(condition: bool, reason: str) -> None:
-    if not condition:
-        if REQUIRED:
-            pytest.fail(f"{reason} (RNNQA_REQUIRE_JS=1)")
-        pytest.skip(reason)
 
 
 def quality_questions() -> list[str]:
@@ -50,9 +39,7 @@ def qa_ask(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def cases(make_bundle, tmp_path_factory) -> dict:
-    need(shutil.which("node") is not None, "node not found: the JavaScript tests did not run")
-    need((JS / "node_modules" / "onnxruntime-node").is_dir(),
-         "clients/js/node_modules missing: `make test` runs `npm ci` where npm exists")
+    need_node()
     bundle = make_bundle("gru", epochs=30)
     questions = load_qa_csv(default_dataset_path()).questions + quality_questions()
     questions += ["", "???", "Straße? ΟΔΟΣ", "What’s France's capital?", "東京 🇫🇷", "\u200b"]
@@ -97,20 +84,11 @@ def external_data_bundle(bundle: Path, out: Path) -> Path:
     return out
 
 
-def node_test(env: dict, *files: str) -> None:
-    result = subprocess.run(["node", "--test", "--test-reporter=spec", *files], cwd=JS, env={**os.environ, **env},
-                            capture_output=True, text=True, timeout=600)
-    print(result.stdout[-20000:], result.stderr[-5000:])
-    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
-    assert "ℹ fail 0" in result.stdout and "ℹ skipped 0" in result.stdout  # every test ran
-
-
 def test_node_runtime_agrees_with_python(cases):
     node_test(cases, "test/tokenizer.test.js", "test/model.test.js", "test/cli.test.js")
 
 
 def test_browser_page_agrees_with_python(cases):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    need(chromium is not None, "chromium not found: the browser test did not run (apt-get install -y chromium)")
-    node_test({**cases, "RNNQA_CHROMIUM": chromium, "RNNQA_SCREENSHOT_DIR": str(SCREENSHOTS)}, "test/browser.test.js")
+    node_test({**cases, "RNNQA_CHROMIUM": chromium(), "RNNQA_SCREENSHOT_DIR": str(SCREENSHOTS)},
+              "test/browser.test.js")
     assert (SCREENSHOTS / "page-answer.png").stat().st_size > 1000

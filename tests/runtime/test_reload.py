@@ -68,3 +68,12 @@ def test_answers_during_reloads_always_come_from_one_whole_bundle(make_bundle):
     for w in workers:
         w.join()
     assert not errors and seen <= expected
+
+
+def test_a_pinned_view_keeps_its_bundle_through_a_reload(make_bundle):
+    model = QAModel.load(make_bundle("gru", epochs=30))
+    pinned = model.pinned()
+    before = pinned.answer(Q)
+    model.reload(make_bundle("rnn", epochs=30))
+    assert pinned.bundle.manifest["model"]["cell"] == "gru" and model.bundle.manifest["model"]["cell"] == "rnn"
+    assert pinned.answer(Q) == before and model.answer(Q) != before

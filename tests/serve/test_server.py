@@ -1,13 +1,9 @@
 """qa-serve as a user runs it: a real uvicorn process on an ephemeral 127.0.0.1 port, a real HTTP client,
 64 concurrent clients. Every load loop is bounded in requests and in time."""
 
-import json
 import random
 import re
 import signal
-import subprocess
-import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,40 +13,10 @@ import pytest
 
 from rnnqa.data.table import default_dataset_path, load_qa_csv
 from rnnqa.runtime import QAModel
+from tests.serve.server import Server
 
-QA_SERVE = Path(sys.executable).parent / "qa-serve"
 CLIENTS = 64
 QUESTIONS = load_qa_csv(default_dataset_path()).questions + ["What is the capital of Atlantis?", "hello there"]
-
-
-class Server:
-    """qa-serve in a child process; its stderr (the request log) is read by a thread, so a full pipe
-    never blocks it."""
-
-    def __init__(self, bundle: Path, *args: str):
-        self.process = subprocess.Popen([str(QA_SERVE), "--bundle", str(bundle), "--port", "0", *args],
-                                        stderr=subprocess.PIPE, text=True)
-        self.lines: list[str] = []
-        self.reader = threading.Thread(target=lambda: self.lines.extend(self.process.stderr), daemon=True)
-        self.reader.start()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not any("serving" in line for line in self.lines):
-            if self.process.poll() is not None:
-                raise RuntimeError(f"qa-serve exited with {self.process.returncode}: {self.lines}")
-            time.sleep(0.02)
-        line = next(line for line in self.lines if "serving" in line)
-        self.url = re.search(r"http://[\d.]+:\d+", line).group(0)
-
-    def logged(self, route: str) -> list[dict]:
-        """The request log's records for ``route`` (one JSON line per request the server handled)."""
-        self.reader.join(timeout=30)
-        records = [json.loads(line) for line in self.lines if line.startswith("{")]
-        return [r for r in records if r.get("route") == route]
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=60)
 
 
 @pytest.fixture(scope="module")
