@@ -13,7 +13,7 @@ JS := clients/js
 JS_STAMP := $(JS)/node_modules/.package-lock.json
 WEB_PORT ?= 8000
 
-.PHONY: demo test install js bench bench-clients web clean
+.PHONY: demo test install js bench bench-clients bench-serve web clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ bench: install
 # Node and the page in Chromium against Python, side by side (BENCHMARKS.md, "Node and browser").
 bench-clients: install js
 	$(BIN)/python benchmarks/clients.py
+
+# qa-serve under wrk (BENCHMARKS.md, "qa-serve"); needs Debian's wrk (apt-get install -y wrk).
+bench-serve: install
+	$(BIN)/python benchmarks/serve.py
 
 # The page that answers in the browser, on http://127.0.0.1:$(WEB_PORT)/ (make demo first for a bundle).
 web: js
