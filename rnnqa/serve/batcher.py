@@ -73,8 +73,9 @@ class Batcher:
         self._worker = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        """Answer what is queued, then stop the worker."""
-        while self._queue:
+        """Answer what is queued (for at most one request deadline), then stop the worker."""
+        deadline = time.perf_counter() + self._config.timeout_s
+        while self._queue and time.perf_counter() < deadline:
             await asyncio.sleep(0.001)
         if self._worker:
             self._worker.cancel()
