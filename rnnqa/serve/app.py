@@ -88,6 +88,16 @@ class Service:
         self.metrics.serving(self.model.bundle.manifest)
         return identity(self.model.bundle.manifest)
 
+    async def answered(self, questions: list[str]) -> Answered:
+        """``questions`` answered in the next batch, their queue wait recorded.
+
+        Raises:
+            Overloaded: the queue is full or the deadline passed.
+        """
+        answered = await self.batcher.submit(questions)
+        self.metrics.queue_wait.observe(answered.queue_wait_s)
+        return answered
+
 
 def identity(manifest: dict) -> dict:
     return {"model_sha256": manifest["files"]["model.onnx"], "created": manifest.get("created")}
@@ -211,8 +221,7 @@ async def _answer(service: Service, request: Request):
         ranked = await asyncio.to_thread(lambda: [pinned.top_k(q, top_k) for q in questions])
         answers, manifest = [r[0] for r in ranked], pinned.bundle.manifest
     else:
-        answered: Answered = await service.batcher.submit(questions)
-        service.metrics.queue_wait.observe(answered.queue_wait_s)
+        answered = await service.answered(questions)
         answers, manifest, ranked = answered.answers, answered.manifest, None
     records = []
     for i, (question, answer) in enumerate(zip(questions, answers)):
@@ -273,8 +282,7 @@ async def _infer(service: Service, request: Request):
     shape = tensor.get("shape")
     if shape not in ([len(questions)], [len(questions), 1]):
         raise RequestError(422, f"'shape' {shape!r} does not match {len(questions)} questions")
-    answered: Answered = await service.batcher.submit(questions)
-    service.metrics.queue_wait.observe(answered.queue_wait_s)
+    answered = await service.answered(questions)
     n = [len(questions)]
     outputs = [
         {"name": "answer", "datatype": "BYTES", "shape": n, "data": [a.text for a in answered.answers]},

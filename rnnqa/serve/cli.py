@@ -8,6 +8,7 @@ exits 0 (uvicorn's graceful shutdown).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import sys
@@ -57,11 +58,12 @@ def main(bundle_dir: Path, host: str, port: int, name: str, max_batch: int, max_
     service = app.state.service
 
     def on_hup(signum, frame) -> None:
+        log = logging.getLogger("rnnqa.serve")
         try:
             served = service.reload()
-            logging.getLogger("rnnqa.serve").info(f'{{"event": "reload", "bundle": "{served["model_sha256"]}"}}')
+            log.info(json.dumps({"event": "reload", "bundle": served["model_sha256"]}))
         except Exception as exc:  # noqa: BLE001 - a refused bundle keeps the old one; say why
-            logging.getLogger("rnnqa.serve").warning(f'{{"event": "reload refused", "error": {str(exc)!r}}}')
+            log.warning(json.dumps({"event": "reload refused", "error": str(exc)}, ensure_ascii=False))
 
     original_exit = server.handle_exit
 
