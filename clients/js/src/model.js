@@ -3,7 +3,8 @@
  * Mirrors Python's rnnqa.runtime.QAModel: answer, answerBatch, topK, probabilities, encode, threshold.
  */
 
-import { QuestionError } from './errors.js';
+import { checkSession, ONNX_FILE } from './bundle.js';
+import { BundleError, QuestionError } from './errors.js';
 
 export const UNKNOWN_TEXT = "I don't know";
 const INPUT_IDS = 'input_ids';
@@ -117,4 +118,19 @@ export class QAModel {
   make(index, confidence) {
     return new Answer(this.bundle.vocab.answers[index], confidence, confidence >= this.threshold);
   }
+}
+
+/**
+ * A session for a checked bundle with `ort` (onnxruntime-node or -web), probed, as a QAModel.
+ * @throws {BundleError} onnxruntime cannot load the graph, or it fails the probe question
+ */
+export async function openModel(ort, bundle, sessionOptions, options) {
+  let session;
+  try {
+    session = await ort.InferenceSession.create(bundle.onnx, sessionOptions);
+  } catch (error) {
+    throw new BundleError(ONNX_FILE, `onnxruntime cannot load it: ${error.message}`);
+  }
+  await checkSession(bundle, session, ort.Tensor);
+  return new QAModel(bundle, session, ort.Tensor, options);
 }

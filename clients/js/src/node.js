@@ -12,9 +12,9 @@ import { join, resolve } from 'node:path';
 
 import * as ort from 'onnxruntime-node';
 
-import { MANIFEST_FILE, ONNX_FILE, checkBundle, checkSession, parseManifest } from './bundle.js';
+import { MANIFEST_FILE, checkBundle, parseManifest } from './bundle.js';
 import { BundleError } from './errors.js';
-import { QAModel } from './model.js';
+import { openModel } from './model.js';
 
 export { Answer, QAModel, UNKNOWN_TEXT } from './model.js';
 export { BundleError, QuestionError } from './errors.js';
@@ -34,21 +34,14 @@ const MAX_FILE_BYTES = 512 * 1024 * 1024;
 export async function load(dir, options = {}) {
   const { manifest, contents } = await readBundle(dir);
   const bundle = await checkBundle(manifest, contents);
-  let session;
-  try {
-    session = await ort.InferenceSession.create(bundle.onnx, {
-      executionProviders: ['cpu'],
-      graphOptimizationLevel: 'all',
-      intraOpNumThreads: options.threads ?? 1,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      logSeverityLevel: 3,
-    });
-  } catch (error) {
-    throw new BundleError(ONNX_FILE, `onnxruntime cannot load it: ${error.message}`);
-  }
-  await checkSession(bundle, session, ort.Tensor);
-  return new QAModel(bundle, session, ort.Tensor, options);
+  return openModel(ort, bundle, {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: options.threads ?? 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    logSeverityLevel: 3,
+  }, options);
 }
 
 /**

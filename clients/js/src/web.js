@@ -8,9 +8,9 @@
 
 import * as ort from 'onnxruntime-web';
 
-import { MANIFEST_FILE, ONNX_FILE, checkBundle, checkSession, parseManifest } from './bundle.js';
+import { MANIFEST_FILE, checkBundle, parseManifest } from './bundle.js';
 import { BundleError } from './errors.js';
-import { QAModel } from './model.js';
+import { openModel } from './model.js';
 
 export { Answer, QAModel, UNKNOWN_TEXT } from './model.js';
 export { BundleError, QuestionError } from './errors.js';
@@ -33,14 +33,7 @@ export async function load(url, options = {}) {
   const bundle = await checkBundle(manifest, contents);
   ort.env.wasm.numThreads = 1; // one thread needs no cross-origin isolation, and a model this small gains nothing
   if (options.wasmPaths) ort.env.wasm.wasmPaths = options.wasmPaths;
-  let session;
-  try {
-    session = await ort.InferenceSession.create(bundle.onnx, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
-  } catch (error) {
-    throw new BundleError(ONNX_FILE, `onnxruntime cannot load it: ${error.message}`);
-  }
-  await checkSession(bundle, session, ort.Tensor);
-  return new QAModel(bundle, session, ort.Tensor, options);
+  return openModel(ort, bundle, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' }, options);
 }
 
 async function fetchBytes(url, name) {
