@@ -111,16 +111,6 @@ def measure(bundle: Path, repeats: int, chromium: str | None) -> dict:
     }
 
 
-def train_default_bundle(tmp: Path) -> Path:
-    from rnnqa.export.bundle import export_bundle
-    from rnnqa.train.run import save_run
-    from rnnqa.train.trainer import TrainConfig, train
-
-    save_run(train(load_qa_csv(default_dataset_path()), None, TrainConfig(device="cpu")), tmp / "run",
-             data=str(default_dataset_path()))
-    return export_bundle(tmp / "run", tmp / "bundle").bundle_dir
-
-
 def render(r: dict) -> str:
     names = list(r["answer_us"])
     lines = ["| measure | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(names)]
@@ -142,7 +132,9 @@ def main() -> None:
         sys.exit("needs node and clients/js/node_modules (make js)")
     chromium = shutil.which("chromium")
     with tempfile.TemporaryDirectory() as tmp:
-        bundle = args.bundle or train_default_bundle(Path(tmp))
+        if args.bundle is None:
+            from bundles import default_bundle  # trains: torch only when no bundle is given
+        bundle = args.bundle or default_bundle(Path(tmp))
         results = measure(bundle, args.repeats, chromium)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(render(results))

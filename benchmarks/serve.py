@@ -30,6 +30,7 @@ from rnnqa.train.trainer import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the tests' wrapper of a qa-serve process
+from bundles import default_bundle  # noqa: E402
 from tests.serve.server import Server  # noqa: E402
 CONCURRENCY = (1, 16, 64, 256)
 QUESTION = "What is the capital of Peru?"
@@ -62,12 +63,6 @@ def large_bundle(tmp: Path) -> Path:
     result = train(load_qa_csv(csv), {"hidden_dim": 256}, TrainConfig(device="cpu", epochs=1, batch_size=512))
     save_run(result, tmp / "large-run", data=str(csv))
     return export_bundle(tmp / "large-run", tmp / "large-bundle", hf_tokenizer=False).bundle_dir
-
-
-def default_bundle(tmp: Path) -> Path:
-    save_run(train(load_qa_csv(default_dataset_path()), None, TrainConfig(device="cpu")), tmp / "run",
-             data=str(default_dataset_path()))
-    return export_bundle(tmp / "run", tmp / "bundle").bundle_dir
 
 
 def in_process_batch_qps(bundle: Path, batch: list[str], repeats: int = 7) -> float:
