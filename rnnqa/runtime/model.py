@@ -152,22 +152,25 @@ class QAModel:
         """Best answers to many questions with one padded onnxruntime call."""
         if isinstance(questions, str):
             raise TypeError("answer_batch takes a sequence of questions, not one str")
-        if not questions:
-            return []
         if len(questions) == 1:
             return [self.answer(questions[0])]
         state = self._state
-        index, confidence = _run(state, questions, _DECODED)
-        return [_make(state, j, c) for j, c in zip(index.tolist(), confidence.tolist())]
+        return _answers(state, [_encode(state, q) for q in questions])
 
     def top_k(self, question: str, k: int) -> list[Answer]:
         """The ``k`` most likely answers, best first."""
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
         state = self._state
-        probs = _run(state, [question], [PROBABILITIES])[0][0]
-        order = np.argsort(-probs, kind="stable")[:k]
-        return [_make(state, int(j), float(probs[j])) for j in order]
+        return _ranked(state, [_encode(state, question)], k)[0]
+
+    def answer_rows(self, rows: Sequence[Sequence[int]]) -> list[Answer]:
+        """:meth:`answer_batch` for questions already encoded by this model's :meth:`encode` — use a
+        :meth:`pinned` view for both, so a reload between them cannot mix two vocabularies. A server
+        encodes once, on the request path (where a bad question is refused), and batches the rows."""
+        return _answers(self._state, rows)
+
+    def top_k_rows(self, rows: Sequence[Sequence[int]], k: int) -> list[list[Answer]]:
+        """:meth:`top_k` of each encoded row (see :meth:`answer_rows`), from one onnxruntime call."""
+        return _ranked(self._state, rows, k)
 
 
 def _encode(state: _Serving, question: str) -> list[int]:
@@ -175,16 +178,34 @@ def _encode(state: _Serving, question: str) -> list[int]:
 
 
 def _run(state: _Serving, questions: Sequence[str], outputs: list[str]) -> list[np.ndarray]:
-    """The graph's ``outputs`` for ``questions``, padded into one onnxruntime call (none for no questions:
-    onnxruntime aborts the process on an empty batch)."""
+    """The graph's ``outputs`` for ``questions``, padded into one onnxruntime call."""
     if isinstance(questions, str):
         raise TypeError("expected a sequence of questions, not one str")
-    if len(questions) == 0:
+    return _run_rows(state, [_encode(state, q) for q in questions], outputs)
+
+
+def _run_rows(state: _Serving, rows: Sequence[Sequence[int]], outputs: list[str]) -> list[np.ndarray]:
+    """The graph's ``outputs`` for encoded ``rows`` (none for no rows: onnxruntime aborts the process on an
+    empty batch)."""
+    if len(rows) == 0:
         shapes = {LOGITS: (0, len(state.bundle.vocab.answers)), PROBABILITIES: (0, len(state.bundle.vocab.answers))}
         return [np.zeros(shapes.get(name, (0,)), dtype=np.int64 if name == ANSWER_INDEX else np.float32)
                 for name in outputs]
-    ids, lengths = pad_rows([_encode(state, q) for q in questions])
+    ids, lengths = pad_rows(rows)
     return state.session.run(outputs, {INPUT_NAMES[0]: ids, INPUT_NAMES[1]: lengths})
+
+
+def _answers(state: _Serving, rows: Sequence[Sequence[int]]) -> list[Answer]:
+    index, confidence = _run_rows(state, rows, _DECODED)
+    return [_make(state, j, c) for j, c in zip(index.tolist(), confidence.tolist())]
+
+
+def _ranked(state: _Serving, rows: Sequence[Sequence[int]], k: int) -> list[list[Answer]]:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    (probs,) = _run_rows(state, rows, [PROBABILITIES])
+    order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    return [[_make(state, int(j), float(p[j])) for j in row] for p, row in zip(probs, order)]
 
 
 def _make(state: _Serving, index: int, confidence: float) -> Answer:

@@ -20,6 +20,7 @@ import contextlib
 import hmac
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +54,15 @@ class ServeConfig:
     log_questions: bool = False
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A request's questions, encoded by the model view that will answer them."""
+
+    questions: list[str]
+    model: QAModel  # pinned: a reload after the check cannot change the vocabulary under the rows
+    rows: list[list[int]]
+
+
 class RequestError(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
@@ -68,6 +78,7 @@ class Service:
         self.metrics.serving(model.bundle.manifest)
         self.batcher: Batcher | None = None
         self.draining = False
+        self.on_reload: Callable[[Path], None] | None = None  # after /admin/reload: tell sibling workers
 
     @property
     def ready(self) -> bool:
@@ -88,13 +99,13 @@ class Service:
         self.metrics.serving(self.model.bundle.manifest)
         return identity(self.model.bundle.manifest)
 
-    async def answered(self, questions: list[str]) -> Answered:
-        """``questions`` answered in the next batch, their queue wait recorded.
+    async def answered(self, checked: Checked, top_k: int = 0) -> Answered:
+        """``checked`` questions answered in the next batch, their queue wait recorded.
 
         Raises:
             Overloaded: the queue is full or the deadline passed.
         """
-        answered = await self.batcher.submit(questions)
+        answered = await self.batcher.submit(checked.model, checked.rows, top_k)
         self.metrics.queue_wait.observe(answered.queue_wait_s)
         return answered
 
@@ -108,7 +119,7 @@ def create_app(model: QAModel, config: ServeConfig = ServeConfig()) -> Starlette
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        service.batcher = Batcher(model, config.batch, on_batch=service.metrics.batch_size.observe)
+        service.batcher = Batcher(config.batch, on_batch=service.metrics.batch_size.observe)
         service.batcher.start()
         yield
         service.draining = True  # requests in flight have finished: uvicorn waits for them first
@@ -134,6 +145,8 @@ def create_app(model: QAModel, config: ServeConfig = ServeConfig()) -> Starlette
 def _endpoint(service: Service, route: str, handler) -> Callable:
     """Time, count and log a route; map every error to JSON with its status."""
 
+    pid = os.getpid()  # which worker, under --workers
+
     async def endpoint(request: Request) -> Response:
         started = time.perf_counter()
         questions: list[str] = []
@@ -154,7 +167,7 @@ def _endpoint(service: Service, route: str, handler) -> Callable:
         if service.batcher:
             service.metrics.queue_depth.set(service.batcher.depth)
         record = {"route": route, "code": response.status_code, "ms": round(elapsed * 1e3, 3),
-                  "questions": len(questions)}
+                  "questions": len(questions), "pid": pid}
         if service.config.log_questions:
             record["text"] = questions
         log.info(json.dumps(record, ensure_ascii=False))
@@ -185,23 +198,24 @@ async def _json_body(service: Service, request: Request) -> dict:
     return data
 
 
-def _checked_questions(service: Service, questions: object) -> list[str]:
-    """Questions as a list of strings with words, within the caps; else 422 naming the first at fault."""
+def _checked_questions(service: Service, questions: object) -> Checked:
+    """Questions as a list of strings with words, within the caps, encoded; else 422 naming the first at fault."""
     limits = service.config
     if not isinstance(questions, list) or not questions:
         raise RequestError(422, "'questions' must be a non-empty list of strings")
     if len(questions) > limits.max_questions:
         raise RequestError(422, f"{len(questions)} questions; at most {limits.max_questions} per request")
+    model, rows = service.model.pinned(), []
     for i, question in enumerate(questions):
         if not isinstance(question, str):
             raise RequestError(422, f"question {i} must be a string, got {type(question).__name__}")
         if len(question) > limits.max_question_chars:
             raise RequestError(422, f"question {i} is longer than {limits.max_question_chars} characters")
         try:
-            service.model.encode(question)
+            rows.append(model.encode(question))
         except ValueError as exc:
             raise RequestError(422, f"question {i}: {exc}") from None
-    return questions
+    return Checked(questions, model, rows)
 
 
 async def _answer(service: Service, request: Request):
@@ -211,26 +225,20 @@ async def _answer(service: Service, request: Request):
     single = "question" in data
     if single == ("questions" in data):
         raise RequestError(422, "give either 'question' (a string) or 'questions' (a list of strings)")
-    questions = _checked_questions(service, [data["question"]] if single else data["questions"])
     top_k = data.get("top_k")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)
                               or not 1 <= top_k <= service.config.max_top_k):
         raise RequestError(422, f"'top_k' must be an integer from 1 to {service.config.max_top_k}")
-    if top_k:
-        pinned = service.model.pinned()
-        ranked = await asyncio.to_thread(lambda: [pinned.top_k(q, top_k) for q in questions])
-        answers, manifest = [r[0] for r in ranked], pinned.bundle.manifest
-    else:
-        answered = await service.answered(questions)
-        answers, manifest, ranked = answered.answers, answered.manifest, None
+    checked = _checked_questions(service, [data["question"]] if single else data["questions"])
+    answered = await service.answered(checked, top_k or 0)
     records = []
-    for i, (question, answer) in enumerate(zip(questions, answers)):
+    for i, (question, answer) in enumerate(zip(checked.questions, answered.answers)):
         record = {"question": question, "answer": answer.text, "confidence": answer.confidence, "known": answer.known}
-        if ranked:
-            record["top_k"] = [{"answer": a.text, "confidence": a.confidence} for a in ranked[i]]
+        if answered.ranked:
+            record["top_k"] = [{"answer": a.text, "confidence": a.confidence} for a in answered.ranked[i]]
         records.append(record)
-    body = {**records[0]} if single else {"answers": records}
-    return 200, {**body, "bundle": identity(manifest)}, questions
+    body = records[0] if single else {"answers": records}
+    return 200, {**body, "bundle": identity(answered.manifest)}, checked.questions
 
 
 async def _live(service: Service, request: Request):
@@ -278,12 +286,12 @@ async def _infer(service: Service, request: Request):
     tensor = inputs[0]
     if tensor.get("name") != "question" or tensor.get("datatype") != "BYTES":
         raise RequestError(422, "the input tensor must be named 'question' with datatype BYTES")
-    questions = _checked_questions(service, tensor.get("data"))
+    checked = _checked_questions(service, tensor.get("data"))
+    n = [len(checked.questions)]
     shape = tensor.get("shape")
-    if shape not in ([len(questions)], [len(questions), 1]):
-        raise RequestError(422, f"'shape' {shape!r} does not match {len(questions)} questions")
-    answered = await service.answered(questions)
-    n = [len(questions)]
+    if shape not in (n, [n[0], 1]):
+        raise RequestError(422, f"'shape' {shape!r} does not match {n[0]} questions")
+    answered = await service.answered(checked)
     outputs = [
         {"name": "answer", "datatype": "BYTES", "shape": n, "data": [a.text for a in answered.answers]},
         {"name": "confidence", "datatype": "FP32", "shape": n, "data": [a.confidence for a in answered.answers]},
@@ -292,7 +300,7 @@ async def _infer(service: Service, request: Request):
     body = {"model_name": name, "model_version": answered.manifest["files"]["model.onnx"][:12], "outputs": outputs}
     if "id" in data:
         body["id"] = data["id"]
-    return 200, body, questions
+    return 200, body, checked.questions
 
 
 def _metrics(service: Service) -> Callable:
@@ -318,4 +326,6 @@ async def _admin_reload(service: Service, request: Request):
         served = await asyncio.to_thread(service.reload, bundle)
     except BundleError as exc:
         raise RequestError(409, f"bundle refused, the old one keeps serving: {exc}") from None
+    if service.on_reload:
+        service.on_reload(service.model.bundle.path)
     return 200, {"reloaded": True, "bundle": served}, []
