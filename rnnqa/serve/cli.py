@@ -1,16 +1,12 @@
 """``qa-serve``: serve a bundle over HTTP. Needs the ``serve`` extra (Starlette, uvicorn, prometheus-client).
 
-Lifecycle: SIGHUP re-reads the bundle directory (a refused bundle keeps the old one serving);
-SIGTERM or Ctrl-C turns readiness false and stops accepting, lets requests in flight finish, then
-exits 0 (uvicorn's graceful shutdown).
+Lifecycle (:mod:`rnnqa.serve.process`, :mod:`rnnqa.serve.workers`): SIGHUP re-reads the bundle directory
+(a refused bundle keeps the old one serving); SIGTERM or Ctrl-C turns readiness false and stops
+accepting, lets requests in flight finish, then exits 0.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
-import signal
 import sys
 from pathlib import Path
 
@@ -19,6 +15,9 @@ import click
 from rnnqa.cli_common import report_errors
 
 DEFAULT_BUNDLE_DIR = Path("artifacts/bundle")
+# uvloop is uvicorn's "auto" choice, but on this workload it gave ≤ 5% more requests/s and a no-op p99 at
+# 64 connections that ranged from 11 to 115 ms over a dozen runs (asyncio's: 9-12 ms; BENCHMARKS.md).
+LOOPS = ("asyncio", "uvloop")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -37,54 +36,36 @@ DEFAULT_BUNDLE_DIR = Path("artifacts/bundle")
 @click.option("--admin-token", envvar="RNNQA_ADMIN_TOKEN", help="Allows /admin/reload from other hosts.")
 @click.option("--log-questions", is_flag=True, help="Put question text in the request log.")
 @click.option("--threads", type=click.IntRange(min=1), help="onnxruntime intra-op threads (default 1).")
+@click.option("--workers", default=1, type=click.IntRange(1, 64),
+              help="Serving processes on one socket, each with its own model and GIL.")
+@click.option("--loop", default="asyncio", type=click.Choice(LOOPS),
+              help="Event loop (asyncio measured the better tail latency here: docs/serve.md).")
 @report_errors
 def main(bundle_dir: Path, host: str, port: int, name: str, max_batch: int, max_wait_us: int, max_queue: int,
          timeout_s: float, overload_status: str, admin_token: str | None, log_questions: bool,
-         threads: int | None) -> None:
+         threads: int | None, workers: int, loop: str) -> None:
     """Serve BUNDLE over HTTP: POST /v1/answer, the Open Inference Protocol v2 routes, /metrics."""
-    import uvicorn
-
+    try:
+        from rnnqa.serve.app import ServeConfig
+        from rnnqa.serve.batcher import BatchConfig
+        from rnnqa.serve.process import ServeOptions, run_server, setup_logging
+    except ImportError as exc:
+        raise click.ClickException(f"qa-serve needs the serve extra: pip install 'rnnqa[serve]' ({exc})") from None
     from rnnqa.runtime import QAModel
-    from rnnqa.serve.app import ServeConfig, create_app
-    from rnnqa.serve.batcher import BatchConfig
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    model = QAModel.load(bundle_dir, threads=threads)
+    if loop == "uvloop":
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:
+            raise click.UsageError("--loop uvloop needs uvloop (pip install 'uvicorn[standard]')") from None
+    setup_logging()
     config = ServeConfig(name=name, batch=BatchConfig(max_batch, max_wait_us, max_queue, timeout_s),
                          overload_status=int(overload_status), admin_token=admin_token, log_questions=log_questions)
-    app = create_app(model, config)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                                           timeout_graceful_shutdown=30))
-    service = app.state.service
+    options = ServeOptions(bundle_dir, host, port, config, threads, loop, workers)
+    if workers == 1:
+        run_server(options)
+        return
+    from rnnqa.serve.workers import supervise
 
-    def on_hup(signum, frame) -> None:
-        log = logging.getLogger("rnnqa.serve")
-        try:
-            served = service.reload()
-            log.info(json.dumps({"event": "reload", "bundle": served["model_sha256"]}))
-        except Exception as exc:  # noqa: BLE001 - a refused bundle keeps the old one; say why
-            log.warning(json.dumps({"event": "reload refused", "error": str(exc)}, ensure_ascii=False))
-
-    original_exit = server.handle_exit
-
-    def on_exit(sig, frame) -> None:
-        service.draining = True  # ready turns false before the listener closes
-        original_exit(sig, frame)
-
-    server.handle_exit = on_exit
-    signal.signal(signal.SIGHUP, on_hup)
-    # uvicorn re-raises the stopping signal once drained, into the handler it found: make that a no-op,
-    # so a graceful stop exits 0 instead of dying of the signal.
-    for stop_signal in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(stop_signal, lambda signum, frame: None)
-
-    async def announce() -> None:
-        while not server.started:
-            await asyncio.sleep(0.01)
-        bound = server.servers[0].sockets[0].getsockname()
-        click.echo(f"serving {bundle_dir} on http://{bound[0]}:{bound[1]}/", err=True)
-
-    async def run() -> None:
-        await asyncio.gather(server.serve(), announce())
-
-    asyncio.run(run())
+    QAModel.load(bundle_dir, threads=threads)  # refuse a bad bundle here, once, before starting any worker
+    sys.exit(supervise(options))

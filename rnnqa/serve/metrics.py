@@ -1,15 +1,26 @@
-"""Prometheus metrics of one server, in a registry of its own (two apps in one process do not collide)."""
+"""Prometheus metrics of one server, in a registry of its own (two apps in one process do not collide).
+
+Under ``--workers N`` the supervisor sets ``PROMETHEUS_MULTIPROC_DIR`` before starting the workers, and
+prometheus-client keeps each worker's values in files there: ``/metrics`` from any worker then sums the
+counters and histograms of all of them, sums the queue depth of the live ones, and shows the bundle
+each live worker serves (a ``pid`` label).
+"""
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class Metrics:
     def __init__(self) -> None:
+        self.multiprocess_dir = os.environ.get(MULTIPROCESS_ENV)
         self.registry = CollectorRegistry()
         self.requests = Counter("rnnqa_requests", "HTTP requests by route and status code", ["route", "code"],
                                 registry=self.registry)
@@ -19,14 +30,26 @@ class Metrics:
                                     buckets=LATENCY_BUCKETS, registry=self.registry)
         self.batch_size = Histogram("rnnqa_batch_questions", "Questions per onnxruntime call", buckets=BATCH_BUCKETS,
                                     registry=self.registry)
-        self.queue_depth = Gauge("rnnqa_queue_questions", "Questions waiting for a batch", registry=self.registry)
+        self.queue_depth = Gauge("rnnqa_queue_questions", "Questions waiting for a batch", registry=self.registry,
+                                 multiprocess_mode="livesum")
         self.bundle = Gauge("rnnqa_bundle_info", "The bundle served (1) and its graph's sha256", ["model_sha256"],
-                            registry=self.registry)
+                            registry=self.registry, multiprocess_mode="liveall")
         self.reloads = Counter("rnnqa_reloads", "Reload attempts by outcome", ["outcome"], registry=self.registry)
+        self._served: str | None = None
 
     def serving(self, manifest: dict) -> None:
-        self.bundle.clear()
-        self.bundle.labels(model_sha256=manifest["files"]["model.onnx"]).set(1)
+        sha = manifest["files"]["model.onnx"]
+        if self._served and self._served != sha:
+            if self.multiprocess_dir:
+                self.bundle.labels(model_sha256=self._served).set(0)  # a file entry cannot be removed
+            else:
+                self.bundle.remove(self._served)
+        self.bundle.labels(model_sha256=sha).set(1)
+        self._served = sha
 
     def text(self) -> bytes:
-        return generate_latest(self.registry)
+        if not self.multiprocess_dir:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=self.multiprocess_dir)
+        return generate_latest(registry)

@@ -32,6 +32,10 @@ class Server:
         line = next(line for line in self.lines if "serving" in line)
         self.url = re.search(r"http://[\d.]+:\d+", line).group(0)
 
+    def records(self) -> list[dict]:
+        """The JSON lines logged so far (requests and events), while the server runs."""
+        return [json.loads(line) for line in list(self.lines) if line.startswith("{")]
+
     def logged(self, route: str) -> list[dict]:
         """The request log's records for ``route`` (one JSON line per request the server handled)."""
         self.reader.join(timeout=30)

@@ -1,0 +1,190 @@
+"""``qa-serve --workers N``: N serving processes on one listening socket, under a small supervisor.
+
+Each worker is a fresh (spawned) process running :func:`rnnqa.serve.process.run_server` with its own
+onnxruntime session and GIL; the kernel spreads connections over them. The supervisor owns the
+socket, a directory of Prometheus multiprocess files (so ``/metrics`` from any worker counts every
+worker) and a file naming the bundle served, and waits for signals:
+
+- SIGHUP: every worker re-reads the bundle; a worker that refuses it keeps its old one.
+- A worker that took a new bundle through ``/admin/reload`` writes its path to the shared file and says
+  so on the control queue; the others reload from the file.
+- SIGTERM/SIGINT: every worker drains as one qa-serve does; exit 0 once all exited 0.
+- A worker that dies is replaced; five deaths within a second of their start stop the server.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from rnnqa.errors import RnnqaError
+from rnnqa.serve.process import ServeOptions, Shared, run_server, setup_logging, url
+
+log = logging.getLogger("rnnqa.serve")
+SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
+START_TIMEOUT_S = 120.0
+QUICK_DEATHS = 5  # in a row, each within a second of its start: give up
+
+
+class WorkersFailed(RnnqaError):
+    """A worker could not start, or workers kept dying."""
+
+
+@dataclass
+class _Worker:
+    process: multiprocessing.process.BaseProcess
+    started_at: float
+    serving: bool = False  # said "started": its exit code counts at stop (one still loading took nothing in)
+
+
+def supervise(options: ServeOptions) -> int:
+    """Run ``options.workers`` serving processes until SIGTERM/SIGINT; the exit code (0: all drained).
+
+    Raises:
+        WorkersFailed: a worker did not start (its reason is in the log above).
+    """
+    sock = _listen(options.host, options.port)
+    host, port = sock.getsockname()[:2]
+    received: collections.deque[int] = collections.deque()
+    for signum in SIGNALS:  # Python runs these in the main thread, whichever thread the kernel picked
+        signal.signal(signum, lambda signum, frame: received.append(signum))
+    with tempfile.TemporaryDirectory(prefix="rnnqa-serve-") as tmp:
+        metrics_dir = Path(tmp, "metrics")
+        metrics_dir.mkdir()
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)  # read by prometheus_client in each worker
+        shared = Shared(sock, Path(tmp, "bundle"))
+        shared.bundle_file.write_text(str(options.bundle_dir.resolve()), encoding="utf-8")
+        context = multiprocessing.get_context("spawn")
+        control = context.SimpleQueue()  # ("started" | "reloaded", pid) from the workers
+        workers = [_start(context, options, shared, control) for _ in range(options.workers)]
+        try:
+            _wait_started(workers, control, received)
+        except WorkersFailed:
+            _stop(workers, options)
+            raise
+        print(f"serving {options.bundle_dir} on {url(host, port)} with {options.workers} workers",
+              file=sys.stderr, flush=True)
+        return _supervise(context, options, shared, control, received, workers, metrics_dir)
+
+
+def _supervise(context, options, shared, control, received, workers: list[_Worker], metrics_dir: Path) -> int:
+    quick_deaths = 0
+    while True:
+        time.sleep(0.1)  # a signal cuts it short
+        while received:
+            signum = received.popleft()
+            if signum in (signal.SIGTERM, signal.SIGINT):
+                return _stop(workers, options)
+            _signal(workers, signal.SIGHUP)
+        while not control.empty():
+            event, pid = control.get()
+            if event == "reloaded":
+                _signal([w for w in workers if w.process.pid != pid], signal.SIGHUP)
+            for worker in workers:
+                worker.serving |= event == "started" and worker.process.pid == pid
+        for i, worker in enumerate(workers):
+            if worker.process.is_alive():
+                continue
+            worker.process.join()
+            _mark_dead(worker.process.pid, metrics_dir)
+            quick = time.monotonic() - worker.started_at < 1.0
+            quick_deaths = quick_deaths + 1 if quick else 0
+            log.warning(json.dumps({"event": "worker died", "pid": worker.process.pid,
+                                    "exitcode": worker.process.exitcode}))
+            if quick_deaths >= QUICK_DEATHS:
+                _stop(workers, options)
+                raise WorkersFailed(f"workers died {QUICK_DEATHS} times within a second of starting")
+            workers[i] = _start(context, options, shared, control)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP (else every
+    # small response waits for a delayed ACK, ~40 ms)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise WorkersFailed(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _start(context, options: ServeOptions, shared: Shared, control) -> _Worker:
+    process = context.Process(target=_worker_main, args=(options, shared, control), name="rnnqa-serve-worker")
+    process.start()
+    return _Worker(process, time.monotonic())
+
+
+def _wait_started(workers: list[_Worker], control, received) -> None:
+    deadline, ready = time.monotonic() + START_TIMEOUT_S, 0
+    while ready < len(workers):
+        if any(signum in (signal.SIGTERM, signal.SIGINT) for signum in received):
+            raise WorkersFailed("stopped while starting")
+        if not control.empty():
+            event, pid = control.get()
+            for worker in workers:
+                worker.serving |= event == "started" and worker.process.pid == pid
+            ready += event == "started"
+            continue
+        dead = [w.process for w in workers if not w.process.is_alive()]
+        if dead:
+            raise WorkersFailed(f"worker {dead[0].pid} exited with {dead[0].exitcode} before serving")
+        if time.monotonic() > deadline:
+            raise WorkersFailed(f"{len(workers) - ready} workers not serving after {START_TIMEOUT_S:.0f} s")
+        time.sleep(0.02)
+
+
+def _signal(workers: list[_Worker], signum: int) -> None:
+    for worker in workers:
+        if worker.process.is_alive():
+            os.kill(worker.process.pid, signum)
+
+
+def _stop(workers: list[_Worker], options: ServeOptions) -> int:
+    _signal(workers, signal.SIGTERM)
+    codes = []
+    for worker in workers:
+        worker.process.join(options.graceful_s + 10)
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join()
+        if worker.serving:
+            codes.append(worker.process.exitcode)
+    return 0 if all(code == 0 for code in codes) else 1
+
+
+def _mark_dead(pid: int, metrics_dir: Path) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid, str(metrics_dir))
+
+
+def _worker_main(options: ServeOptions, shared: Shared, control) -> None:
+    """A worker process in its own process group (a terminal's Ctrl-C reaches the supervisor alone, which
+    stops the workers once)."""
+    os.setpgid(0, 0)
+    # Until run_server installs its handlers: a stop while loading exits 0 (nothing taken in yet), and a
+    # SIGHUP is moot (the bundle is being read now).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    setup_logging()
+    shared = replace(shared, tell=lambda: control.put(("reloaded", os.getpid())))
+    try:
+        run_server(options, shared, on_started=lambda: control.put(("started", os.getpid())))
+    except RnnqaError as exc:
+        log.error(json.dumps({"event": "worker failed", "error": str(exc), "pid": os.getpid()}, ensure_ascii=False))
+        sys.exit(1)
