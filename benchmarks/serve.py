@@ -5,8 +5,9 @@ For the default model (qa-train's defaults on the bundled dataset) and a large s
 127.0.0.1 port twice — batching on (the default) and off (`--max-batch 1`) — and run `wrk` (closed loop,
 one thread, 5 s) at concurrency 1, 16, 64 and 256 against one-question `POST /v1/answer`, and against the
 same stack's no-op route `GET /v2/health/live` (the HTTP floor); then 256-question requests against
-in-process `answer_batch(256)`. Requests/s and p99 latency as wrk reports them; ratios from this one run.
-Writes benchmarks/serve.json.
+in-process `answer_batch(256)`; then, for the default model at concurrency 64, the same pair of routes
+under each event loop (`--loop asyncio|uvloop`) and with `--workers 2`. Requests/s and p99 latency as
+wrk reports them; ratios from this one run. Writes benchmarks/serve.json.
 """
 
 from __future__ import annotations
@@ -97,6 +98,22 @@ def measure(bundle: Path, seconds: int, tmp: Path) -> dict:
     return out
 
 
+VARIANTS = {"asyncio, 1 worker": (), "uvloop, 1 worker": ("--loop", "uvloop"),
+            "asyncio, 2 workers": ("--workers", "2"), "uvloop, 2 workers": ("--loop", "uvloop", "--workers", "2")}
+
+
+def variants(bundle: Path, seconds: int, tmp: Path) -> dict:
+    out = {}
+    for label, args in VARIANTS.items():
+        server = Server(bundle, *args)
+        try:
+            out[label] = {"answer": wrk(f"{server.url}/v1/answer", 64, seconds, {"question": QUESTION}, tmp),
+                          "floor": wrk(f"{server.url}/v2/health/live", 64, seconds, None, tmp)}
+        finally:
+            server.stop()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=5)
@@ -106,8 +123,9 @@ def main() -> None:
         sys.exit("needs wrk (apt-get install -y wrk)")
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        results = {"default": measure(default_bundle(tmp), args.seconds, tmp),
-                   "large": measure(large_bundle(tmp), args.seconds, tmp)}
+        bundle = default_bundle(tmp)
+        results = {"default": measure(bundle, args.seconds, tmp), "large": measure(large_bundle(tmp), args.seconds, tmp),
+                   "variants_64": variants(bundle, args.seconds, tmp)}
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(render(results))
     print(f"\nwrote {args.out}")
@@ -115,13 +133,14 @@ def main() -> None:
 
 def render(results: dict) -> str:
     lines = ["| model | concurrency | batching: req/s, p99 ms | batching off | no-op floor |", "| --- | --- | --- | --- | --- |"]
-    for model, r in results.items():
+    models = {k: v for k, v in results.items() if k != "variants_64"}
+    for model, r in models.items():
         for c in map(str, CONCURRENCY):
             cell = lambda x: f"{x['rps']}, {x['p99_ms']}" + (f" ({x['non_2xx']} non-2xx)" if x["non_2xx"] else "")
             lines.append(f"| {model} | {c} | {cell(r['one_question'][c])} | {cell(r['no_batching'][c])} | "
                          f"{cell(r['floor'][c])} |")
     lines.append("")
-    for model, r in results.items():
+    for model, r in models.items():
         b = r["batch_256"]
         lines.append(f"{model}: 256-question requests {b['questions_per_s']} questions/s (p99 {b['p99_ms']} ms) vs "
                      f"in-process answer_batch(256) {b['in_process_questions_per_s']}: "
@@ -132,6 +151,10 @@ def render(results: dict) -> str:
     lines.append(f"large @64: batching {big['one_question']['64']['rps'] / big['no_batching']['64']['rps']:.2f}× the "
                  f"req/s of batching off; p99 {big['one_question']['64']['p99_ms']} vs "
                  f"{big['no_batching']['64']['p99_ms']} ms")
+    lines += ["", "| default model, concurrency 64 | /v1/answer: req/s, p99 ms | no-op floor | ratio |", "| --- | --- | --- | --- |"]
+    for label, r in results["variants_64"].items():
+        a, f = r["answer"], r["floor"]
+        lines.append(f"| {label} | {a['rps']}, {a['p99_ms']} | {f['rps']}, {f['p99_ms']} | {a['rps'] / f['rps']:.2f}× |")
     return "\n".join(lines)
 
 
