@@ -1,7 +1,10 @@
-"""Reading a plain list of questions (one per line), e.g. out-of-domain questions. Pure Python."""
+"""Reading lists of questions that should get "I don't know": out-of-domain questions (one per line) and
+near misses (a ``question,kind`` CSV, or one per line). Pure Python."""
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 from rnnqa.errors import DataError
@@ -24,3 +27,29 @@ def read_questions(path: str | Path) -> list[str]:
     if not questions:
         raise DataError("no questions in file", path=path)
     return questions
+
+
+def read_near_misses(path: str | Path) -> tuple[list[str], list[str] | None]:
+    """Questions and their kinds from a ``question,kind`` CSV (``quality/*_near_miss.csv``), or questions
+    alone (kinds None) from a file of one question per line.
+
+    Raises:
+        DataError: unreadable, not UTF-8, no questions, or a CSV row without both fields.
+    """
+    lines = read_questions(path)
+    if lines[0].replace(" ", "").lower() != "question,kind":
+        return lines, None
+    text = Path(path).read_bytes().decode("utf-8-sig")
+    reader = csv.reader(io.StringIO(text))
+    next(reader)
+    questions, kinds = [], []
+    for row in reader:
+        if not any(field.strip() for field in row):
+            continue
+        if len(row) != 2 or not row[0].strip() or not row[1].strip():
+            raise DataError(f"expected question,kind, got {row!r}", path=Path(path), line=reader.line_num)
+        questions.append(row[0].strip())
+        kinds.append(row[1].strip())
+    if not questions:
+        raise DataError("no questions in file", path=Path(path))
+    return questions, kinds

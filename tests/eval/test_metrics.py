@@ -82,4 +82,45 @@ def test_qa_eval_sweep_suggests_a_threshold(make_bundle, tmp_path, write_csv):
     text = CliRunner().invoke(main, args).output
     assert text.startswith("threshold  coverage") and ("suggested: qa-export --threshold" in text) == bool(ok)
     bad = CliRunner().invoke(main, [bundle, "--csv", str(csv), "--target-rejection", "0.5"])
-    assert bad.exit_code == 1 and "--target-rejection needs --sweep and --ood" in bad.output
+    assert bad.exit_code == 1 and "--target-rejection needs --sweep and --ood or --near-miss" in bad.output
+
+
+def test_near_misses_and_confidently_wrong_answers_are_counted_and_the_pick_needs_both_rejections():
+    near = np.array([[0.9, 0.1], [0.5, 0.5], [0.2, 0.8], [0.55, 0.45]])
+    kinds = ["relation", "relation", "subject", "superlative"]
+    q = quality(PROBS, LABELS, 0.58, ood_probs=np.array([[0.5, 0.5]]), near_probs=near, near_kinds=kinds)
+    assert q.confidently_wrong == pytest.approx(0.25)  # row 1: 0.6 for the wrong answer
+    assert q.near_miss_questions == 4 and q.near_miss_rejection == 0.5
+    assert q.near_miss_by_kind == {"relation": 0.5, "subject": 0.0, "superlative": 1.0}
+    assert q.rejection == 0.5 and "4 near misses: 0.500" in q.summary()
+    assert json.loads(json.dumps(q.to_json()))["confidently_wrong"] == pytest.approx(0.25)
+    reports = sweep(PROBS, LABELS, np.array([[0.5, 0.5]]), thresholds=(0.55, 0.85, 0.95), near_probs=near)
+    assert [r.rejection for r in reports] == [0.25, 0.75, 1.0]  # OOD is rejected at each: near misses decide
+    assert pick_threshold(reports, 0.7).threshold == 0.85
+
+
+def test_read_near_misses_takes_a_kind_csv_or_a_plain_list(tmp_path):
+    from rnnqa.errors import DataError
+    from rnnqa.eval.questions import read_near_misses
+
+    kinds = tmp_path / "near.csv"
+    kinds.write_text('question,kind\n"What is the currency of Russia, then?",relation\n\nWho painted 1984?,relation\n')
+    assert read_near_misses(kinds) == (["What is the currency of Russia, then?", "Who painted 1984?"],
+                                       ["relation", "relation"])
+    plain = tmp_path / "near.txt"
+    plain.write_text("What is the currency of Russia?\n")
+    assert read_near_misses(plain) == (["What is the currency of Russia?"], None)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("question,kind\nWho painted 1984?\n")
+    with pytest.raises(DataError, match=r"bad.csv:2: expected question,kind"):
+        read_near_misses(bad)
+
+
+def test_qa_eval_reports_near_misses_by_kind(make_bundle, tmp_path):
+    near = tmp_path / "near.csv"
+    near.write_text("question,kind\nWhat is the population of Peru?,synonym\nWho painted Hamlet?,relation\n")
+    result = CliRunner().invoke(main, [str(make_bundle("gru", epochs=30)), "--near-miss", str(near), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["near_miss_questions"] == 2 and set(report["near_miss_by_kind"]) == {"relation", "synonym"}
+    assert report["confidently_wrong"] is None  # no in-domain questions given
