@@ -1,8 +1,10 @@
 """Answer-quality sweep: which training settings generalise to reworded questions and reject
-out-of-domain ones. `python benchmarks/quality.py [--dataset seed|default] [--seeds N]`.
+out-of-domain ones. `python benchmarks/quality.py [--dataset seed|default] [--seeds N]`;
+`--near` prints the near-miss table instead (QUALITY.md, "Near misses"), with the character n-gram
+peer (scikit-learn's TF-IDF over char_wb 3-5-grams, nearest training question by cosine) as a row.
 
-Dev sets live in quality/: reworded questions (first half: dev, used to compare settings and to
-pick the threshold; second half: test, reported only) and out-of-domain questions (same split).
+Dev sets live in quality/: reworded questions (alternate rows: dev, used to compare settings and to
+pick the threshold; test, reported only), out-of-domain questions and near misses (same split).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from rnnqa.bundle_format import DEFAULT_THRESHOLD
 from rnnqa.data.table import default_dataset_path, load_qa_csv
 from rnnqa.eval.eager import eager_probabilities
 from rnnqa.eval.metrics import quality
+from rnnqa.eval.questions import read_near_misses
 from rnnqa.train.trainer import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +30,7 @@ DATASETS = {
     "default": (default_dataset_path(), ROOT / "quality" / "default_reworded.csv"),
 }
 OOD = ROOT / "quality" / "ood_questions.txt"
+NEAR = {name: ROOT / "quality" / f"{name}_near_miss.csv" for name in DATASETS}
 
 PLAIN = dict(token_dropout=0.0, unk_rate=0.0, shuffle_window=0.0, outliers=0.0, masked_outliers=0.0, masked_words=0.0,
              protect_subject=False, tokenizer="words", clean_rows=0.0)
@@ -57,7 +61,14 @@ VARIANTS = {  # each of the first eleven adds one thing to the one before; Train
     "max read-out, LSTM cell": ({"cell": "lstm"}, NO_WORDS),
     "masked content words, RNN cell": ({"cell": "rnn"}, ENGLISH),
     "masked content words, LSTM cell": ({"cell": "lstm"}, ENGLISH),
+    # near misses (--near)
+    "without the substitution gate (2026-11-25 defaults)": ({}, {"gate": False}),
+    "with the substitution gate (= qa-train defaults)": ({}, {}),
+    "swapped-word rows 0.1, without the gate": ({}, {"gate": False, "swapped_words": 0.1}),
+    "swapped-word rows 0.1, with the gate": ({}, {"swapped_words": 0.1}),
 }
+NEAR_VARIANTS = [name for name in VARIANTS if "gate" in name]
+PEER = "peer: TF-IDF char_wb 3-5-grams, nearest training question (scikit-learn)"
 
 
 THRESHOLDS = [round(0.05 * i, 2) for i in range(4, 20)]
@@ -67,12 +78,17 @@ def halves(items):
     return items[0::2], items[1::2]
 
 
-def run_variant(name, model_cfg, train_cfg, dataset, seeds):
+def eval_sets(dataset):
     train_csv, reworded_csv = DATASETS[dataset]
     pairs, reworded = load_qa_csv(train_csv), load_qa_csv(reworded_csv)
     ood = [line.strip() for line in OOD.read_text().splitlines() if line.strip()]
+    near, _ = read_near_misses(NEAR[dataset])
+    return pairs, reworded, halves(ood), halves(near)
+
+
+def run_variant(name, model_cfg, train_cfg, dataset, seeds):
+    pairs, reworded, (ood_dev, ood_test), (near_dev, near_test) = eval_sets(dataset)
     dev_idx, test_idx = halves(list(range(len(reworded))))
-    ood_dev, ood_test = halves(ood)
     rows = []
     for seed in range(seeds):
         start = time.perf_counter()
@@ -85,11 +101,44 @@ def run_variant(name, model_cfg, train_cfg, dataset, seeds):
         train_acc = float(np.mean(train_probs.argmax(1) == np.array([answers.index(a) for a in pairs.answers])))
         ood_probs = {"dev": eager_probabilities(result.model, result.vocab, ood_dev),
                      "test": eager_probabilities(result.model, result.vocab, ood_test)}
+        near_probs = {"dev": eager_probabilities(result.model, result.vocab, near_dev),
+                      "test": eager_probabilities(result.model, result.vocab, near_test)}
         for split, idx in (("dev", dev_idx), ("test", test_idx)):
             for threshold in THRESHOLDS:
-                q = quality(probs[idx], labels[idx], threshold, ood_probs[split])
+                q = quality(probs[idx], labels[idx], threshold, ood_probs[split], near_probs[split])
                 rows.append({"seed": seed, "split": split, "train_accuracy": train_acc,
                              "epochs": len(result.history), "seconds": seconds, **q.to_json()})
+    return rows
+
+
+def peer_rows(dataset):
+    """The ten-line peer a user could write: char n-gram TF-IDF, nearest training question by cosine,
+    the cosine as its confidence. Deterministic: one "seed"."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    pairs, reworded, oods, nears = eval_sets(dataset)
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5)).fit(pairs.questions)
+    train_x = vectorizer.transform(pairs.questions)
+    answers = sorted(set(pairs.answers))
+    train_labels = np.array([answers.index(a) for a in pairs.answers])
+
+    def probs(questions):  # one-hot at the nearest question's answer, scaled by its cosine
+        sims = (vectorizer.transform(questions) @ train_x.T).toarray()
+        out = np.zeros((len(questions), len(answers)))
+        out[np.arange(len(questions)), train_labels[sims.argmax(1)]] = sims.max(1)
+        return out
+
+    labels = np.array([answers.index(a) for a in reworded.answers])
+    train_acc = float(np.mean(probs(pairs.questions).argmax(1) == train_labels))
+    reworded_probs = probs(reworded.questions)
+    rows = []
+    for split, idx, ood, near in (("dev", halves(range(len(reworded)))[0], oods[0], nears[0]),
+                                  ("test", halves(range(len(reworded)))[1], oods[1], nears[1])):
+        idx = list(idx)
+        for threshold in THRESHOLDS:
+            q = quality(reworded_probs[idx], labels[idx], threshold, probs(ood), probs(near))
+            rows.append({"seed": 0, "split": split, "train_accuracy": train_acc, "epochs": 0, "seconds": 0.0,
+                         **q.to_json()})
     return rows
 
 
@@ -98,17 +147,39 @@ def summarise(rows, split, threshold):
     med = lambda k: statistics.median(r[k] for r in pick)  # noqa: E731
     return {"train": min(r["train_accuracy"] for r in pick), "top1": med("accuracy"),
             "correct_confident": med("correct_and_confident"), "rejection": med("rejection_rate"),
+            "near": med("near_miss_rejection"), "wrong": med("confidently_wrong"),
             "epochs": med("epochs"), "seconds": med("seconds"), "threshold": threshold}
 
 
-def best_threshold(rows, min_rejection=0.95):
+def best_threshold(rows, min_rejection=0.95, near=False):
     """On the dev split: the threshold with the most correct-and-confident answers among those
-    rejecting ≥ min_rejection of OOD (medians over seeds); else the one rejecting most."""
+    rejecting ≥ min_rejection of OOD (and of the near misses, with ``near``; medians over seeds);
+    else the one rejecting most."""
     stats = [summarise(rows, "dev", t) for t in THRESHOLDS]
-    ok = [s for s in stats if s["rejection"] >= min_rejection]
+    rejection = (lambda s: min(s["rejection"], s["near"])) if near else (lambda s: s["rejection"])  # noqa: E731
+    ok = [s for s in stats if rejection(s) >= min_rejection]
     if ok:
         return max(ok, key=lambda s: (s["correct_confident"], -s["threshold"]))["threshold"]
-    return max(stats, key=lambda s: (s["rejection"], s["correct_confident"]))["threshold"]
+    return max(stats, key=lambda s: (rejection(s), s["correct_confident"]))["threshold"]
+
+
+def near_table(dataset, seeds, names):
+    print(f"| setting ({dataset}; median of {seeds} seeds) | threshold | dev: top-1 / correct & confident / "
+          "confidently wrong / OOD rejected / near misses rejected | test: the same |")
+    print("| --- | --- | --- | --- |")
+    out = {}
+    for name in [*names, PEER]:
+        rows = peer_rows(dataset) if name == PEER else run_variant(name, *VARIANTS[name], dataset, seeds)
+        out[name] = rows
+        picks = {0.5, DEFAULT_THRESHOLD, best_threshold(rows), best_threshold(rows, 0.9, near=True)}
+        for threshold in sorted(picks):
+            cells = []
+            for split in ("dev", "test"):
+                s = summarise(rows, split, threshold)
+                cells.append(f"{s['top1']:.3f} / {s['correct_confident']:.3f} / {s['wrong']:.3f} / "
+                             f"{s['rejection']:.3f} / {s['near']:.3f}")
+            print(f"| {name} | {threshold:.2f} | {cells[0]} | {cells[1]} |", flush=True)
+    return out
 
 
 def main():
@@ -117,6 +188,7 @@ def main():
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--only", nargs="*")
     parser.add_argument("--split", default="dev")
+    parser.add_argument("--near", action="store_true", help="the near-miss table, with the n-gram peer")
     parser.add_argument("--variant", action="append", default=[],
                         help='extra setting as JSON: {"name": ..., "model": {...}, "train": {...}}')
     args = parser.parse_args()
@@ -124,12 +196,16 @@ def main():
         spec = json.loads(text)
         VARIANTS[spec["name"]] = (spec.get("model", {}), spec.get("train", {}))
         args.only = (args.only or []) + [spec["name"]]
+    if args.near:
+        out = near_table(args.dataset, args.seeds, args.only or NEAR_VARIANTS)
+        (ROOT / "benchmarks" / f"quality-near-{args.dataset}.json").write_text(json.dumps(out, indent=1))
+        return
     print(f"| setting ({args.dataset}; median of {args.seeds} seeds) | train acc (min) | threshold | "
           "dev: top-1 / correct & confident / OOD rejected | test: top-1 / correct & confident / OOD rejected |")
     print("| --- | --- | --- | --- | --- |")
     out = {}
     for name, (model_cfg, train_cfg) in VARIANTS.items():
-        if args.only and name not in args.only:
+        if (args.only and name not in args.only) or (not args.only and name in NEAR_VARIANTS):
             continue
         rows = run_variant(name, model_cfg, train_cfg, args.dataset, args.seeds)
         out[name] = rows

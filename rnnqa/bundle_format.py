@@ -4,8 +4,9 @@ A bundle is a directory holding exactly these files::
 
     model.onnx              single-file ONNX graph: input_ids int64 [batch, seq], lengths int64 [batch]
                             -> logits float32 [batch, num_answers], probabilities float32 (their
-                            softmax), answer_index int64 [batch] (argmax), confidence float32 [batch]
-                            (its probability); right padding with pad_id
+                            softmax, times the substitution gate's factor for runs trained with it:
+                            rnnqa.train.gate), answer_index int64 [batch] (argmax), confidence float32
+                            [batch] (its probability); right padding with pad_id
     model.torchscript.pt    TorchScript of the same model (for PyTorch users; never opened by the runtime)
     vocab.json              tokens (position = id), answers (position = output index), pad_id, unk_id,
                             tokenizer (declared as data: docs/tokenizer.md)

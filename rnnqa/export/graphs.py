@@ -33,7 +33,9 @@ def example_inputs(vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 class ServingHead(nn.Module):
     """The classifier plus its decoding, for the ONNX graph:
-    ``(logits, probabilities, answer_index, confidence)``.
+    ``(logits, probabilities, answer_index, confidence)``. With the substitution gate (rnnqa.train.gate),
+    ``probabilities`` is the softmax times each row's gate factor (1, or 0.5 for a taught question with
+    one word swapped), so ``confidence`` is still exactly the largest of them.
 
     Softmax, max and argmax run inside onnxruntime, so answering a question needs no numpy work
     after the session call: measured ~25% faster per question than decoding the logits in numpy
@@ -48,7 +50,10 @@ class ServingHead(nn.Module):
         logits = self.model(input_ids, lengths)
         probabilities = torch.softmax(logits, dim=1)
         confidence, answer_index = probabilities.max(dim=1)
-        return logits, probabilities, answer_index, confidence
+        if not self.model.gated:  # runs saved before the substitution gate: the graph they always had
+            return logits, probabilities, answer_index, confidence
+        scale = self.model.answer_scale(input_ids, lengths, answer_index)  # rnnqa.train.gate
+        return logits, probabilities * scale[:, None], answer_index, confidence * scale
 
 
 def export_torchscript(model: QAClassifier, path: Path) -> None:

@@ -79,9 +79,13 @@ def parity_batches(vocab: Vocabulary, questions: Sequence[str], max_len: int, se
 
 
 def eager_runner(model: QAClassifier) -> Runner:
-    def run(ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray]:
+    """Eager logits, and each row's substitution-gate factor for its argmax (rnnqa.train.gate)."""
+
+    def run(ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with torch.no_grad():
-            return (model.eval()(torch.from_numpy(ids), torch.from_numpy(lengths)).numpy(),)
+            ids_t, lengths_t = torch.from_numpy(ids), torch.from_numpy(lengths)
+            logits = model.eval()(ids_t, lengths_t)
+            return logits.numpy(), model.answer_scale(ids_t, lengths_t, logits.argmax(dim=1)).numpy()
 
     return run
 
@@ -127,18 +131,18 @@ def validate_parity(
     eager = eager_runner(model)
     report = ParityReport(atol=atol, max_abs_diff=dict.fromkeys(runners, 0.0), max_prob_diff=dict.fromkeys(runners, 0.0))
     for ids, lengths in batches:
-        expected = eager(ids, lengths)[0]
+        expected, scale = eager(ids, lengths)
         report.batches += 1
         report.rows += len(lengths)
         report.shapes.append(list(ids.shape))
         for name, run in runners.items():
-            failures.extend(_compare(name, run, ids, lengths, expected, atol, report))
+            failures.extend(_compare(name, run, ids, lengths, expected, scale, atol, report))
     if failures:
         raise ParityError(failures)
     return report
 
 
-def _compare(name, run, ids, lengths, expected, atol, report) -> list[str]:
+def _compare(name, run, ids, lengths, expected, scale, atol, report) -> list[str]:
     where = f"{name} at batch {ids.shape[0]}×{ids.shape[1]}"
     try:
         got, *decoded = (np.asarray(out) for out in run(ids, lengths))
@@ -163,13 +167,13 @@ def _compare(name, run, ids, lengths, expected, atol, report) -> list[str]:
     if mismatched:
         problems.append(f"{where}: argmax differs on {mismatched} of {len(lengths)} row(s)")
     if decoded:
-        problems.extend(_compare_decoding(where, decoded, expected, atol, report, name))
+        problems.extend(_compare_decoding(where, decoded, expected, scale, atol, report, name))
     return problems
 
 
-def _compare_decoding(where, decoded, expected, atol, report, name) -> list[str]:
-    """The graph's ``probabilities`` must be the eager softmax, ``answer_index`` the eager argmax and
-    ``confidence`` the eager top probability."""
+def _compare_decoding(where, decoded, expected, scale, atol, report, name) -> list[str]:
+    """The graph's ``probabilities`` must be the eager softmax times the eager gate factor, ``answer_index``
+    the eager argmax and ``confidence`` the largest of those probabilities."""
     if len(decoded) != 3:
         return [f"{where}: {len(decoded)} decoding output(s), expected probabilities, answer_index, confidence"]
     probabilities, index, confidence = decoded
@@ -184,7 +188,7 @@ def _compare_decoding(where, decoded, expected, atol, report, name) -> list[str]
     mismatched = int(np.sum(index != expected.argmax(1)))
     if mismatched:
         problems.append(f"{where}: answer_index differs from the eager argmax on {mismatched} row(s)")
-    want = softmax(expected)
+    want = softmax(expected) * scale[:, None]
     diff = float(max(np.max(np.abs(probabilities - want)), np.max(np.abs(confidence - want.max(1))))) if rows[0] else 0.0
     report.max_prob_diff[name] = max(report.max_prob_diff[name], diff)
     if diff > atol:

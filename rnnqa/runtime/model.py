@@ -137,7 +137,9 @@ class QAModel:
 
     def probabilities(self, questions: Sequence[str]) -> np.ndarray:
         """Softmax over answers, ``(len(questions), num_answers)`` float32, computed by the graph
-        (so :meth:`answer`'s ``confidence`` is exactly the largest of them)."""
+        (so :meth:`answer`'s ``confidence`` is exactly the largest of them). A bundle with the
+        substitution gate halves the row of a taught question with one word swapped
+        (``rnnqa.train.gate``), so such a row sums to 0.5."""
         return _run(self._state, questions, [PROBABILITIES])[0]
 
     def answer(self, question: str) -> Answer:

@@ -114,3 +114,42 @@ def mask_one_word(
     pos = torch.arange(ids.shape[1], device=ids.device)[None, :]
     pick = candidates & (pos == score.argmax(dim=1, keepdim=True))  # exactly one per row with a candidate
     return torch.where(pick, UNK_ID, ids), candidates.any(dim=1)
+
+
+def row_hashes(ids: torch.Tensor, lengths: torch.Tensor, token_hash: torch.Tensor) -> torch.Tensor:
+    """(N,) int64: an order-free hash of each row's tokens (the sum of their random ``token_hash`` values,
+    wrapping), so a row with its words moved about hashes the same."""
+    return torch.where(_valid(ids, lengths), token_hash[ids], 0).sum(dim=1)
+
+
+def swap_one_word(
+    ids: torch.Tensor,
+    lengths: torch.Tensor,
+    candidates: torch.Tensor,
+    donor_ids: torch.Tensor,
+    donor_candidates: torch.Tensor,
+    token_hash: torch.Tensor,
+    taught: torch.Tensor,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Replace one random ``candidates`` word of each row by one random ``donor_candidates`` word of the
+    donor row beside it: a question's frame with another question's subject or relation ("what is the
+    currency of russia" from "... capital of russia" and "... currency of japan").
+
+    Returns:
+        The new rows (B, T) and a bool (B,) of those that are new questions: both rows had a candidate,
+        the word is not already in the row, and the row's words are not those of a training question
+        (``taught``: the :func:`row_hashes` of every training row), which the model must keep answering.
+    """
+    pos = torch.arange(ids.shape[1], device=ids.device)[None, :]
+    pick = candidates & (pos == torch.where(candidates, _rand(*ids.shape, generator, ids.device), -1.0)
+                         .argmax(dim=1, keepdim=True))
+    donor_pick = donor_candidates & (pos == torch.where(donor_candidates, _rand(*ids.shape, generator, ids.device),
+                                                        -1.0).argmax(dim=1, keepdim=True))
+    new_word = (donor_ids * donor_pick).sum(dim=1)  # (B,): 0 where the donor had no candidate
+    old_word = (ids * pick).sum(dim=1)
+    swapped = torch.where(pick, new_word[:, None], ids)
+    hashes = row_hashes(swapped, lengths, token_hash)
+    already = ((ids == new_word[:, None]) & _valid(ids, lengths)).any(dim=1)
+    ok = candidates.any(dim=1) & donor_candidates.any(dim=1) & (new_word != old_word) & ~already
+    return swapped, ok & ~torch.isin(hashes, taught)

@@ -29,6 +29,12 @@ _MODEL = {f.name: f.default for f in dataclasses.fields(ModelConfig)}  # the def
 @click.option("--val-split", default=_DEFAULTS.val_split, type=float, help="Share of CSV held out for validation.")
 @click.option("--ood", "ood_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Out-of-domain questions, one per line: report how many get \"I don't know\".")
+@click.option("--near-miss", "near_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Near misses (a question,kind CSV or one per line): report how many get \"I don't know\".")
+@click.option("--target-rejection", default=0.95, type=click.FloatRange(0, 1),
+              help="With validation questions and --ood or --near-miss, and no --threshold: the threshold is "
+                   "the one with the most correct and confident validation answers among those rejecting at "
+                   "least this share of the out-of-domain questions and near misses (qa-eval --sweep's rule).")
 @click.option("--cell", default=_MODEL["cell"], type=click.Choice(list(CELLS)), help="Recurrent cell.")
 @click.option("--readout", default=_MODEL["readout"], type=click.Choice(list(READOUTS)),
               help="What the output layer reads: the max over every token's state, or the last state.")
@@ -53,20 +59,22 @@ _MODEL = {f.name: f.default for f in dataclasses.fields(ModelConfig)}  # the def
               help="Rows with one content word as <UNK>, towards uniform.")
 @click.option("--clean-rows", default=_DEFAULTS.clean_rows, type=float,
               help="Weight of the loss on each batch's questions as written, besides the noisy copies.")
-@click.option("--threshold", default=_DEFAULTS.threshold, type=click.FloatRange(0, 1),
+@click.option("--gate/--no-gate", default=_DEFAULTS.gate,
+              help="The substitution gate: halve the confidence of a taught question with one word swapped.")
+@click.option("--threshold", type=click.FloatRange(0, 1),
               help="\"I don't know\" below this confidence: for the report, and for the bundle unless "
-                   "qa-export --threshold says otherwise.")
+                   f"qa-export --threshold says otherwise. Default: chosen from validation data when given "
+                   f"(--target-rejection), else {_DEFAULTS.threshold}.")
 @click.option("--no-augment", is_flag=True, help="Plain training: no augmentation or outlier rows.")
 @click.option("--seed", default=_DEFAULTS.seed, type=int)
 @click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]))
 @click.option("--early-stop", is_flag=True, help="Stop once train accuracy is 1.0 and the loss is flat.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @report_errors
-def main(csv_path, out_dir, val_csv, val_split, ood_path, cell, readout, embed_dim, hidden_dim, layers, dropout,
-         max_len, tokenizer, epochs, batch_size, lr, weight_decay, label_smoothing, token_dropout, unk_rate,
-         shuffle_window, outliers, masked_outliers, masked_words, clean_rows, threshold, no_augment, seed, device,
-         early_stop,
-         quiet) -> None:
+def main(csv_path, out_dir, val_csv, val_split, ood_path, near_path, target_rejection, cell, readout, embed_dim,
+         hidden_dim, layers, dropout, max_len, tokenizer, epochs, batch_size, lr, weight_decay, label_smoothing,
+         token_dropout, unk_rate, shuffle_window, outliers, masked_outliers, masked_words, clean_rows, gate, threshold,
+         no_augment, seed, device, early_stop, quiet) -> None:
     """Train on CSV (default: the dataset bundled with rnnqa) and write a run to --out.
 
     The defaults are the measured best for reworded and out-of-domain questions (QUALITY.md).
@@ -75,15 +83,16 @@ def main(csv_path, out_dir, val_csv, val_split, ood_path, cell, readout, embed_d
     """
     from rnnqa.data.table import default_dataset_path, load_qa_csv
     from rnnqa.data.text import make_tokenizer
-    from rnnqa.train.report import quality_report
+    from rnnqa.train.report import choose_threshold, quality_report
     from rnnqa.train.run import save_run
-    from rnnqa.train.trainer import train
+    from rnnqa.train.trainer import split_pairs, train
 
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
                          device=device, val_split=val_split, early_stop=early_stop, tokenizer=tokenizer,
                          label_smoothing=label_smoothing, token_dropout=token_dropout, unk_rate=unk_rate,
                          shuffle_window=shuffle_window, outliers=outliers, masked_outliers=masked_outliers,
-                         masked_words=masked_words, clean_rows=clean_rows, threshold=threshold)
+                         masked_words=masked_words, clean_rows=clean_rows, gate=gate,
+                         threshold=_DEFAULTS.threshold if threshold is None else threshold)
     if no_augment:
         config = config.without_augmentation()
     model_config = dict(cell=cell, readout=readout, embed_dim=embed_dim, hidden_dim=hidden_dim, layers=layers,
@@ -99,10 +108,23 @@ def main(csv_path, out_dir, val_csv, val_split, ood_path, cell, readout, embed_d
                             item_show_func=lambda m: m and _metrics_line(m))
     with nullcontext() if quiet else bar:
         result = train(pairs, model_config, config, val_pairs, on_epoch=None if quiet else lambda m: bar.update(1, m))
-    save_run(result, out_dir, data=str(csv_path), notes=pairs.notes)
+    held_out = val_pairs if val_pairs is not None or not val_split else split_pairs(pairs, val_split, seed)[1]
+    notes = list(pairs.notes)
+    if threshold is None and held_out is not None and (ood_path or near_path):
+        pick = choose_threshold(result, held_out, ood_path, near_path, target_rejection)
+        if pick is None:
+            click.echo(f"note: no threshold rejects {target_rejection:g} of the out-of-domain questions and near "
+                       f"misses; keeping {config.threshold:g}", err=True)
+        else:
+            result.train_config = dataclasses.replace(config, threshold=pick.threshold)
+            notes.append(f"threshold {pick.threshold:g} chosen on the validation questions (target rejection "
+                         f"{target_rejection:g})")
+            click.echo(f"threshold {pick.threshold:g}: the most correct and confident validation answers among "
+                       f"those rejecting ≥ {target_rejection:g} of out-of-domain questions and near misses", err=True)
+    save_run(result, out_dir, data=str(csv_path), notes=notes)
     click.echo(result.summary())
-    if val_pairs is not None or ood_path is not None:
-        click.echo(quality_report(result, val_pairs, ood_path).summary())
+    if held_out is not None or ood_path is not None or near_path is not None:
+        click.echo(quality_report(result, held_out, ood_path, near_path).summary())
     click.echo(f"wrote {out_dir}")
 
 

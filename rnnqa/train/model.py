@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from rnnqa.errors import ConfigError
+from rnnqa.train.gate import GATE_FACTOR, NO_QUESTION, NO_WORD, substituted
 
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 READOUTS = ("max", "last")
@@ -29,6 +30,8 @@ class ModelConfig:
     pad_id: int = 0  # id used for right padding; its embedding is kept at zero
     readout: str = "max"  # what the output layer reads: "max" over the states at every token (generalises
     # best, QUALITY.md), or the "last" state (the notebook's, and every run saved before this field existed)
+    gate_questions: int = 0  # the substitution gate's tables (rnnqa.train.gate): most training questions of
+    gate_words: int = 0  # one answer, most content words of one question; 0: no gate (runs saved before it)
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -39,6 +42,12 @@ class ModelConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("gate_questions", "gate_words"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
+        if (self.gate_questions == 0) != (self.gate_words == 0):
+            raise ConfigError("gate_questions and gate_words are both 0 (no gate) or both positive")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
 
@@ -75,6 +84,21 @@ class QAClassifier(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_dim, config.num_answers)
         self.max_readout = config.readout == "max"  # a plain bool: TorchScript cannot read the dataclass
+        self.gated = config.gate_questions > 0
+        if self.gated:  # filled by the trainer (rnnqa.train.gate.gate_tables); saved with the weights
+            k, width = config.gate_questions, config.gate_words
+            self.register_buffer("gate_content", torch.zeros(config.vocab_size, dtype=torch.bool))
+            self.register_buffer("gate_rows", torch.full((config.num_answers, k, width), NO_WORD, dtype=torch.int64))
+            self.register_buffer("gate_counts", torch.full((config.num_answers, k), NO_QUESTION))
+
+    @torch.jit.ignore
+    def answer_scale(self, input_ids: torch.Tensor, lengths: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """(B,) what each row's probabilities are multiplied by for the chosen answers ``index``: 1, or
+        :data:`~rnnqa.train.gate.GATE_FACTOR` where the question is a taught one with one word swapped."""
+        if not self.gated:
+            return torch.ones(index.shape, dtype=torch.float32, device=index.device)
+        swapped = substituted(input_ids, lengths, index, self.gate_content, self.gate_rows, self.gate_counts)
+        return torch.where(swapped, GATE_FACTOR, 1.0)
 
     def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``input_ids`` (B, T) int64 right-padded, ``lengths`` (B,) int64 → logits (B, A).

@@ -16,7 +16,9 @@ from rnnqa.data.table import QAPairs
 from rnnqa.data.tensors import EncodedQA, encode_pairs
 from rnnqa.data.text import UNK_ID, Vocabulary, make_tokenizer
 from rnnqa.errors import ConfigError
-from rnnqa.train.augment import augment_batch, content_tokens, distinctive_tokens, mask_one_word, outlier_batch
+from rnnqa.train.augment import (augment_batch, content_tokens, distinctive_tokens, mask_one_word, outlier_batch,
+                                 row_hashes, swap_one_word)
+from rnnqa.train.gate import gate_tables
 from rnnqa.train.model import ModelConfig, QAClassifier
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -46,6 +48,13 @@ class TrainConfig:
     masked_outliers: float = 1.0  # training rows with their subject words as <UNK>, towards uniform
     masked_words: float = 0.1  # training rows with one random content word as <UNK>, towards uniform
     content_share: float = 0.1  # "content word": in fewer than this share of the training questions
+    swapped_words: float = 0.0  # training rows with one word swapped for a word of another question (a
+    # subject or relation never taught together: "currency of russia"), towards uniform; rows whose words
+    # are those of a training question are left out
+    swap_share: float = 0.3  # words swapped: known words in fewer than this share of the training questions
+    gate: bool = True  # the substitution gate (rnnqa.train.gate): halve the confidence of a taught question
+    # with one content word swapped for another known word ("currency of russia"); QUALITY.md
+    gate_share: float = 0.3  # the gate's content words: known words in fewer than this share of the questions
     clean_rows: float = 1.0  # weight of the loss on each batch's questions as written, besides the noisy
     # copies: keeps every training question answered (without it 3 of 24 measured runs missed one)
     protect_subject: bool = True  # never drop/<UNK> a question's rarest words (its subject) in augmentation
@@ -67,12 +76,15 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
         if self.masked_outliers > 0 and not self.protect_subject:
             raise ConfigError("masked_outliers needs protect_subject (it masks the protected subject words)")
-        if min(self.shuffle_window, self.outliers, self.masked_outliers, self.masked_words, self.clean_rows) < 0:
-            raise ConfigError("shuffle_window, outliers, masked_outliers, masked_words and clean_rows must be ≥ 0")
+        if min(self.shuffle_window, self.outliers, self.masked_outliers, self.masked_words, self.clean_rows,
+               self.swapped_words) < 0:
+            raise ConfigError("shuffle_window, outliers, masked_outliers, masked_words, clean_rows and swapped_words "
+                              "must be ≥ 0")
         if not 0.0 <= self.threshold <= 1.0:
             raise ConfigError(f"threshold must be in [0, 1], got {self.threshold!r}")
-        if not 0.0 < self.content_share <= 1.0:
-            raise ConfigError(f"content_share must be in (0, 1], got {self.content_share!r}")
+        for name in ("content_share", "swap_share", "gate_share"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)!r}")
         make_tokenizer(self.tokenizer)
 
     def to_json(self) -> dict:
@@ -81,7 +93,7 @@ class TrainConfig:
     def without_augmentation(self) -> TrainConfig:
         """The same settings with every augmentation and outlier term off."""
         return dataclasses.replace(self, token_dropout=0.0, unk_rate=0.0, shuffle_window=0.0, outliers=0.0,
-                                   masked_outliers=0.0, masked_words=0.0, clean_rows=0.0,
+                                   masked_outliers=0.0, masked_words=0.0, clean_rows=0.0, swapped_words=0.0,
                                    protect_subject=False, label_smoothing=0.0)
 
 
@@ -173,10 +185,19 @@ def train(
         pairs, val_pairs = split_pairs(pairs, cfg.val_split, cfg.seed)
     vocab = Vocabulary.build(pairs.questions, answers, make_tokenizer(cfg.tokenizer))
     mcfg = ModelConfig(vocab_size=len(vocab), num_answers=len(vocab.answers), **(model_config or {}))
+    data = encode_pairs(pairs, vocab, mcfg.max_len)
+    gate = None
+    if cfg.gate:
+        gate = gate_tables(data.input_ids, data.lengths, data.labels, len(vocab.answers), len(vocab), cfg.gate_share)
+        mcfg = dataclasses.replace(mcfg, gate_questions=gate[1].shape[1], gate_words=gate[1].shape[2])
 
     torch.manual_seed(cfg.seed)
-    model = QAClassifier(mcfg).to(device)
-    data = encode_pairs(pairs, vocab, mcfg.max_len)
+    model = QAClassifier(mcfg)
+    if gate is not None:
+        model.gate_content.copy_(gate[0])
+        model.gate_rows.copy_(gate[1])
+        model.gate_counts.copy_(gate[2])
+    model = model.to(device)
     val = None if val_pairs is None else encode_pairs(val_pairs, vocab, mcfg.max_len).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
@@ -189,9 +210,10 @@ def train(
     data = data.to(device)
     subject = distinctive_tokens(data.input_ids, data.lengths) if cfg.protect_subject else None
     content = content_tokens(data.input_ids, data.lengths, cfg.content_share) if cfg.masked_words > 0 else None
+    swaps = _swap_tables(data, cfg, vocab, device) if cfg.swapped_words > 0 else None
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
-        _train_epoch(model, data, subject, content, lengths_cpu, cfg, optimiser, loss_fn, shuffle)
+        _train_epoch(model, data, subject, content, swaps, lengths_cpu, cfg, optimiser, loss_fn, shuffle)
         loss, accuracy = evaluate(model, data, plain_loss)
         val_loss, val_acc = (None, None) if val is None else evaluate(model, val, plain_loss)
         metrics = EpochMetrics(epoch, loss, accuracy, val_loss, val_acc, time.perf_counter() - start)
@@ -206,8 +228,22 @@ def train(
     return TrainResult(model, vocab, mcfg, cfg, history, device.type, stopped_early)
 
 
-def _train_epoch(model, data: EncodedQA, subject, content, lengths_cpu, cfg: TrainConfig, optimiser, loss_fn,
-                 shuffle) -> None:
+@dataclass(frozen=True)
+class _SwapTables:
+    candidates: torch.Tensor  # (N, T) the words a swap may take out or bring in
+    token_hash: torch.Tensor  # (V,) random int64 per token
+    taught: torch.Tensor  # (N,) row_hashes of the training rows
+
+
+def _swap_tables(data: EncodedQA, cfg: TrainConfig, vocab: Vocabulary, device: torch.device) -> _SwapTables:
+    hashes = torch.randint(-(2 ** 62), 2 ** 62, (len(vocab.tokens),), generator=torch.Generator().manual_seed(cfg.seed))
+    token_hash = hashes.to(device)
+    return _SwapTables(content_tokens(data.input_ids, data.lengths, cfg.swap_share), token_hash,
+                       row_hashes(data.input_ids, data.lengths, token_hash))
+
+
+def _train_epoch(model, data: EncodedQA, subject, content, swaps: _SwapTables | None, lengths_cpu, cfg: TrainConfig,
+                 optimiser, loss_fn, shuffle) -> None:
     """One pass over ``data`` in shuffled, augmented batches.
 
     Each step stacks every kind of row — noisy questions, the questions as written, random-word rows,
@@ -238,6 +274,12 @@ def _train_epoch(model, data: EncodedQA, subject, content, lengths_cpu, cfg: Tra
         if content is not None:  # a known question with one of its words unknown is another question
             masked, has = mask_one_word(clean_ids, content[idx, :width], shuffle)
             rows.append((masked, clean_lengths, cfg.masked_words, None, has))  # no device sync to drop rows
+        if swaps is not None and len(idx) > 1:  # a frame with a word of another question: never taught together
+            donor = torch.roll(torch.arange(len(idx), device=device), 1)
+            candidates = swaps.candidates[idx, :width]
+            swapped, new = swap_one_word(clean_ids, clean_lengths, candidates, clean_ids[donor], candidates[donor],
+                                         swaps.token_hash, swaps.taught, shuffle)
+            rows.append((swapped, clean_lengths, cfg.swapped_words, None, new & (labels != labels[donor])))
         logits = model(torch.cat([r[0] for r in rows]), torch.cat([r[1] for r in rows]))
         loss, start = 0.0, 0
         for part_ids, _, weight, part_labels, counted in rows:

@@ -1,6 +1,7 @@
 import torch
 
-from rnnqa.train.augment import augment_batch, content_tokens, distinctive_tokens, mask_one_word, outlier_batch
+from rnnqa.train.augment import (augment_batch, content_tokens, distinctive_tokens, mask_one_word, outlier_batch,
+                                 row_hashes, swap_one_word)
 
 IDS = torch.tensor([[5, 6, 7, 8, 0, 0], [9, 10, 0, 0, 0, 0], [11, 12, 13, 14, 15, 16]])
 LENGTHS = torch.tensor([4, 2, 6])
@@ -78,3 +79,33 @@ def test_mask_one_word_masks_exactly_one_candidate_per_row():
         assert not (changed & ~candidates).any()
         seen.add(int(changed[0].nonzero()))
     assert seen == {1, 2}  # either candidate of row 0, at random
+
+
+def test_row_hashes_ignore_word_order_and_padding_but_not_words():
+    token_hash = torch.randint(-(2 ** 62), 2 ** 62, (20,), generator=gen())
+    ids = torch.tensor([[5, 6, 7, 0], [7, 5, 6, 0], [5, 6, 8, 0], [5, 6, 7, 9]])
+    hashes = row_hashes(ids, torch.tensor([3, 3, 3, 3]), token_hash).tolist()
+    assert hashes[0] == hashes[1] == hashes[3] and hashes[0] != hashes[2]  # row 3's 4th token is padding
+
+
+def test_swap_one_word_takes_a_donor_word_and_never_makes_a_taught_question():
+    # "capital russia" and "currency japan"; "capital japan" is taught, so only "currency russia" is new
+    capital, russia, currency, japan, what = 3, 4, 5, 6, 2
+    ids = torch.tensor([[what, capital, russia], [what, currency, japan]])
+    lengths = torch.tensor([3, 3])
+    candidates = ids != what
+    token_hash = torch.randint(-(2 ** 62), 2 ** 62, (10,), generator=gen())
+    taught = row_hashes(torch.tensor([[what, capital, russia], [what, currency, japan], [what, capital, japan]]),
+                        torch.tensor([3, 3, 3]), token_hash)
+    made = set()
+    for seed in range(40):
+        swapped, new = swap_one_word(ids, lengths, candidates, ids.flip(0), candidates.flip(0), token_hash, taught,
+                                     gen(seed))
+        assert ((swapped != ids).sum(1) == 1).all()  # one word replaced, by one of the donor's candidates
+        for row, is_new in zip(swapped.tolist(), new.tolist()):
+            words = frozenset(row)
+            assert is_new == (words not in {frozenset([what, capital, russia]), frozenset([what, currency, japan]),
+                                            frozenset([what, capital, japan])} and len(set(row)) == 3)
+            if is_new:
+                made.add(words)
+    assert frozenset([what, currency, russia]) in made and frozenset([what, capital, japan]) not in made

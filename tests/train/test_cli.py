@@ -67,7 +67,7 @@ def test_qa_train_reports_quality_on_validation_and_ood(seed_csv, write_csv, tmp
     ood = tmp_path / "ood.txt"
     ood.write_text("How tall is the Burj Khalifa?\n")
     result = run([str(seed_csv), "--out", str(tmp_path / "run"), "--epochs", "5", "--val-csv", str(val),
-                  "--ood", str(ood), "-q"])
+                  "--ood", str(ood), "-q", "--threshold", str(DEFAULT_THRESHOLD)])  # given: no choosing
     assert result.exit_code == 0, result.output
     assert f"quality at threshold {DEFAULT_THRESHOLD:g}: 1 questions" in result.output and "1 out-of-domain" in result.output
 
@@ -91,3 +91,26 @@ def test_qa_train_options_reach_the_saved_configs(seed_csv, tmp_path):
     assert config["train"]["tokenizer"] == "stem" and config["train"]["threshold"] == DEFAULT_THRESHOLD
     bad = run([str(seed_csv), "--out", str(tmp_path / "x"), "--readout", "mean"])
     assert bad.exit_code == 2 and "mean" in bad.output
+
+
+def test_the_threshold_picks_itself_from_validation_data_unless_given(tmp_path):
+    from pathlib import Path
+
+    from rnnqa.eval.metrics import SWEEP_THRESHOLDS
+
+    quality = Path(__file__).resolve().parents[2] / "quality"
+    data = ["--val-csv", str(quality / "default_reworded.csv"), "--ood", str(quality / "ood_questions.txt"),
+            "--near-miss", str(quality / "default_near_miss.csv"), "--epochs", "20", "--hidden-dim", "32", "-q",
+            "--device", "cpu"]
+    out = tmp_path / "auto"
+    result = run(["--out", str(out), *data, "--target-rejection", "0.8"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    chosen = config["train"]["threshold"]
+    assert chosen in SWEEP_THRESHOLDS and f"threshold {chosen:g}: the most correct" in result.output
+    assert any("chosen on the validation questions" in note for note in config["notes"])
+    assert "near misses:" in result.output  # the report scores them too
+    given = tmp_path / "given"
+    result = run(["--out", str(given), *data, "--threshold", "0.42"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((given / "config.json").read_text())["train"]["threshold"] == 0.42

@@ -1,0 +1,74 @@
+"""The substitution gate: a taught question with one content word swapped for another known word is a
+different question, so its answer's confidence is halved.
+
+"What is the currency of Russia?" is "What is the capital of Russia?" (→ Moscow) with "capital" swapped
+for "currency", a word the model knows from other questions; "Who painted '1984'?" is "Who wrote
+'1984'?" with "painted". A classifier that reads words rather than meaning answers both confidently. The
+gate looks up the training questions of the answer the model chose and asks: is this question one of
+them with exactly one content word replaced by a known word (and none of them word for word)? Then the
+answer's probabilities are multiplied by :data:`GATE_FACTOR`, which puts it below any threshold over
+0.5. Rewordings keep their content words (or bring unknown ones) and pass; QUALITY.md has the figures.
+
+"Content word": a known word in fewer than ``share`` of the training questions ("capital", "russia";
+not "what", "is", "the"). The tables are buffers of the model, built from the training data once, and
+the check is a few tensor comparisons inside the exported graph, so every runtime applies it alike.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from rnnqa.data.text import PAD_ID, UNK_ID
+
+GATE_FACTOR = 0.5  # what a substituted question's probabilities are multiplied by
+NO_WORD = -1  # padding of the tables (never a token id)
+NO_QUESTION = 1e4  # the word count of a table row that holds no question: never 0 or 1 word away
+
+
+def gate_tables(ids: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor, num_answers: int, vocab_size: int,
+                share: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """From the encoded training questions (on the CPU):
+
+    Returns:
+        ``content`` (V,) bool: the content words; ``rows`` (A, K, L) int64: each answer's questions as
+        their sets of content words (K: most questions of one answer, L: most content words of one
+        question, :data:`NO_WORD` pads); ``counts`` (A, K) float32: each row's number of words
+        (:data:`NO_QUESTION` for a row that holds no question).
+    """
+    valid = torch.arange(ids.shape[1])[None, :] < lengths[:, None]
+    rows_of = torch.arange(len(ids))[:, None].expand_as(ids)
+    pairs = torch.unique((rows_of * vocab_size + ids)[valid])  # each (question, word) once
+    df = torch.bincount(pairs % vocab_size, minlength=vocab_size)
+    content = (df > 0) & (df < share * len(ids))
+    content[PAD_ID] = content[UNK_ID] = False
+    words = [sorted({int(t) for t in ids[i, : lengths[i]] if content[t]}) for i in range(len(ids))]
+    per_answer: list[list[list[int]]] = [[] for _ in range(num_answers)]
+    for i, label in enumerate(labels.tolist()):
+        per_answer[label].append(words[i])
+    k = max(1, max(len(q) for q in per_answer))
+    width = max(1, max((len(w) for w in words), default=1))
+    rows = torch.full((num_answers, k, width), NO_WORD, dtype=torch.int64)
+    counts = torch.full((num_answers, k), NO_QUESTION, dtype=torch.float32)
+    for a, questions in enumerate(per_answer):
+        for j, question in enumerate(questions):
+            rows[a, j, : len(question)] = torch.tensor(question, dtype=torch.int64)
+            counts[a, j] = len(question)
+    return content, rows, counts
+
+
+def substituted(ids: torch.Tensor, lengths: torch.Tensor, index: torch.Tensor, content: torch.Tensor,
+                rows: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """(B,) bool: each question is, for the answer ``index`` chose, one of its training questions with
+    exactly one content word replaced by another known content word, and none of them as is.
+
+    Counts words per position: a content word repeated in the question counts twice (then it is no
+    single swap, and the gate stays open). Written for few graph nodes: it runs on every answer.
+    """
+    valid = (torch.arange(ids.shape[1], device=ids.device)[None, :] < lengths[:, None]).to(torch.float32)  # (B, T)
+    same = (rows[index][:, :, :, None] == ids[:, None, None, :]).to(torch.float32) * valid[:, None, None, :]
+    missing = counts[index] - same.amax(dim=3).sum(dim=2)  # (B, K): their content words not asked
+    mine = content[ids].to(torch.float32) * valid  # (B, T): the question's content words
+    extra = mine.sum(dim=1, keepdim=True) - (same.amax(dim=2) * mine[:, None, :]).sum(dim=2)  # (B, K): not theirs
+    one_swap = ((missing - 1.0).abs() + (extra - 1.0).abs()).amin(dim=1) == 0
+    as_taught = (missing + extra).amin(dim=1) == 0
+    return one_swap & ~as_taught
