@@ -7,7 +7,8 @@ A bundle is a directory holding exactly these files::
                             softmax, times the substitution gate's factor for runs trained with it:
                             rnnqa.train.gate), answer_index int64 [batch] (argmax), confidence float32
                             [batch] (its probability); right padding with pad_id
-    model.torchscript.pt    TorchScript of the same model (for PyTorch users; never opened by the runtime)
+    model.torchscript.pt    TorchScript of the same classifier, logits only: decoding and the substitution
+                            gate live in model.onnx (for PyTorch users; never opened by the runtime)
     vocab.json              tokens (position = id), answers (position = output index), pad_id, unk_id,
                             tokenizer (declared as data: docs/tokenizer.md)
     conformance.json        text → tokens → ids → answer and confidence, for every training question and
