@@ -109,7 +109,9 @@ def main(csv_path, out_dir, val_csv, val_split, ood_path, near_path, target_reje
     with nullcontext() if quiet else bar:
         result = train(pairs, model_config, config, val_pairs, on_epoch=None if quiet else lambda m: bar.update(1, m))
     held_out = val_pairs if val_pairs is not None or not val_split else split_pairs(pairs, val_split, seed)[1]
-    notes = list(pairs.notes)
+    notes = list(pairs.notes) + result.notes
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
     if threshold is None and held_out is not None and (ood_path or near_path):
         pick = choose_threshold(result, held_out, ood_path, near_path, target_rejection)
         if pick is None:

@@ -23,11 +23,16 @@ from rnnqa.data.text import PAD_ID, UNK_ID
 GATE_FACTOR = 0.5  # what a substituted question's probabilities are multiplied by
 NO_WORD = -1  # padding of the tables (never a token id)
 NO_QUESTION = 1e4  # the word count of a table row that holds no question: never 0 or 1 word away
+# Most table entries (answers × most questions of one answer × most content words of one question) a
+# model carries: 2M int64 are 16 MB in the weights and the bundle. Beyond, the gate is left out (a cut
+# table would miss taught questions and halve them), and the run says so.
+MAX_ENTRIES = 2_000_000
 
 
 def gate_tables(ids: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor, num_answers: int, vocab_size: int,
-                share: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """From the encoded training questions (on the CPU):
+                share: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """From the encoded training questions (on the CPU); None when the tables would exceed
+    :data:`MAX_ENTRIES`.
 
     Returns:
         ``content`` (V,) bool: the content words; ``rows`` (A, K, L) int64: each answer's questions as
@@ -47,6 +52,8 @@ def gate_tables(ids: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor, 
         per_answer[label].append(words[i])
     k = max(1, max(len(q) for q in per_answer))
     width = max(1, max((len(w) for w in words), default=1))
+    if num_answers * k * width > MAX_ENTRIES:
+        return None
     rows = torch.full((num_answers, k, width), NO_WORD, dtype=torch.int64)
     counts = torch.full((num_answers, k), NO_QUESTION, dtype=torch.float32)
     for a, questions in enumerate(per_answer):

@@ -18,7 +18,7 @@ from rnnqa.data.text import UNK_ID, Vocabulary, make_tokenizer
 from rnnqa.errors import ConfigError
 from rnnqa.train.augment import (augment_batch, content_tokens, distinctive_tokens, mask_one_word, outlier_batch,
                                  row_hashes, swap_one_word)
-from rnnqa.train.gate import gate_tables
+from rnnqa.train.gate import MAX_ENTRIES, gate_tables
 from rnnqa.train.model import ModelConfig, QAClassifier
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -116,6 +116,7 @@ class TrainResult:
     history: list[EpochMetrics]
     device: str
     stopped_early: bool
+    notes: list[str] = dataclasses.field(default_factory=list)  # what the run should say about itself
 
     def summary(self) -> str:
         last = self.history[-1]
@@ -186,10 +187,13 @@ def train(
     vocab = Vocabulary.build(pairs.questions, answers, make_tokenizer(cfg.tokenizer))
     mcfg = ModelConfig(vocab_size=len(vocab), num_answers=len(vocab.answers), **(model_config or {}))
     data = encode_pairs(pairs, vocab, mcfg.max_len)
-    gate = None
+    gate, notes = None, []
     if cfg.gate:
         gate = gate_tables(data.input_ids, data.lengths, data.labels, len(vocab.answers), len(vocab), cfg.gate_share)
-        mcfg = dataclasses.replace(mcfg, gate_questions=gate[1].shape[1], gate_words=gate[1].shape[2])
+        if gate is None:
+            notes.append(f"no substitution gate: its tables would exceed {MAX_ENTRIES:,} entries")
+        else:
+            mcfg = dataclasses.replace(mcfg, gate_questions=gate[1].shape[1], gate_words=gate[1].shape[2])
 
     torch.manual_seed(cfg.seed)
     model = QAClassifier(mcfg)
@@ -225,7 +229,7 @@ def train(
             stopped_early = epoch < cfg.epochs
             break
     model.to("cpu").eval()
-    return TrainResult(model, vocab, mcfg, cfg, history, device.type, stopped_early)
+    return TrainResult(model, vocab, mcfg, cfg, history, device.type, stopped_early, notes)
 
 
 @dataclass(frozen=True)

@@ -78,3 +78,12 @@ def test_without_the_gate_the_model_has_no_tables_and_scales_nothing():
     assert result.model_config.gate_questions == 0 and not hasattr(result.model, "gate_rows")
     ids, lengths = padded([[2, 3, 4]])
     assert result.model.answer_scale(ids, lengths, torch.tensor([0])).tolist() == [1.0]
+
+
+def test_tables_too_large_leave_the_gate_out_and_the_run_says_so(monkeypatch):
+    import rnnqa.train.gate as gate
+
+    monkeypatch.setattr(gate, "MAX_ENTRIES", 9)  # 5 answers × 1 question × 2 words = 10
+    assert gate_tables(*padded(QUESTIONS), torch.tensor(ANSWERS), 5, 11, share=0.7) is None
+    result = train(load_qa_csv(default_dataset_path()), None, TrainConfig(device="cpu", epochs=1))
+    assert result.model_config.gate_questions == 0 and any("no substitution gate" in n for n in result.notes)
