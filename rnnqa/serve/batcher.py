@@ -136,8 +136,12 @@ class Batcher:
                 time.sleep(wait_s)
             while self._queue:
                 batch = self._take()
-                if batch:
+                if not batch:
+                    continue
+                try:
                     self._loop.call_soon_threadsafe(self._deliver, batch, *self._answer(batch))
+                except RuntimeError:  # the loop closed under us (stop timed out): nobody is waiting
+                    return
 
     def _take(self) -> list[_Pending]:
         """Requests for one call: at least one, then as many whole requests of the same bundle as fit."""
@@ -173,8 +177,6 @@ class Batcher:
     def _deliver(self, batch: list[_Pending], answers: list[Answer] | None, ranked: list[list[Answer]] | None,
                  error: Exception | None) -> None:
         size = sum(len(pending.rows) for pending in batch)
-        if error is None and self._on_batch:
-            self._on_batch(size)
         start = 0
         for pending in batch:
             end = start + len(pending.rows)
@@ -187,6 +189,8 @@ class Batcher:
                     pending.future.set_result(Answered(answers[start:end], mine, pending.model.bundle.manifest,
                                                        pending.started_at - pending.queued_at, size))
             start = end
+        if error is None and self._on_batch:  # after every request has its answer
+            self._on_batch(size)
 
 
 def _expire(future: asyncio.Future, timeout_s: float) -> None:

@@ -79,8 +79,8 @@ def run_server(options: ServeOptions, shared: Shared | None = None, on_started: 
                                            timeout_graceful_shutdown=options.graceful_s))
 
     def on_hup(signum, frame) -> None:
-        source = Path(shared.bundle_file.read_text(encoding="utf-8")) if shared else None
         try:
+            source = Path(shared.bundle_file.read_text(encoding="utf-8")) if shared else None
             served = service.reload(source)
             log.info(json.dumps({"event": "reload", "bundle": served["model_sha256"], "pid": os.getpid()}))
         except Exception as exc:  # noqa: BLE001 - a refused bundle keeps the old one; say why
@@ -133,10 +133,14 @@ def url(host: str, port: int) -> str:
 
 def _tell_siblings(shared: Shared, served_dir: Path) -> None:
     """This worker reloaded from /admin/reload: record the bundle and ask the supervisor to reload the others."""
-    tmp = shared.bundle_file.with_suffix(".tmp")
-    tmp.write_text(str(Path(served_dir).resolve()), encoding="utf-8")
-    os.replace(tmp, shared.bundle_file)
-    shared.tell()
+    tmp = shared.bundle_file.with_suffix(f".{os.getpid()}.tmp")  # two workers may reload at once
+    try:
+        tmp.write_text(str(Path(served_dir).resolve()), encoding="utf-8")
+        os.replace(tmp, shared.bundle_file)
+        shared.tell()
+    except OSError as exc:  # this worker serves the new bundle; say that the others may not
+        log.warning(json.dumps({"event": "reload not relayed to the other workers", "error": str(exc),
+                                "pid": os.getpid()}, ensure_ascii=False))
 
 
 def _run_on(coro, loop_factory) -> None:

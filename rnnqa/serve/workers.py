@@ -33,7 +33,7 @@ from rnnqa.serve.process import ServeOptions, Shared, run_server, setup_logging,
 log = logging.getLogger("rnnqa.serve")
 SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
 START_TIMEOUT_S = 120.0
-QUICK_DEATHS = 5  # in a row, each within a second of its start: give up
+QUICK_DEATHS = 5  # in a row, each before serving or within a second of it: give up
 
 
 class WorkersFailed(RnnqaError):
@@ -43,7 +43,8 @@ class WorkersFailed(RnnqaError):
 @dataclass
 class _Worker:
     process: multiprocessing.process.BaseProcess
-    started_at: float
+    started_at: float  # monotonic
+    spawned_at: float  # wall clock, against the bundle file's mtime
     serving: bool = False  # said "started": its exit code counts at stop (one still loading took nothing in)
 
 
@@ -91,19 +92,22 @@ def _supervise(context, options, shared, control, received, workers: list[_Worke
             if event == "reloaded":
                 _signal([w for w in workers if w.process.pid != pid], signal.SIGHUP)
             for worker in workers:
-                worker.serving |= event == "started" and worker.process.pid == pid
+                if event == "started" and worker.process.pid == pid and not worker.serving:
+                    worker.serving = True
+                    if shared.bundle_file.stat().st_mtime > worker.spawned_at:  # a reload landed while it loaded
+                        os.kill(pid, signal.SIGHUP)
         for i, worker in enumerate(workers):
             if worker.process.is_alive():
                 continue
             worker.process.join()
             _mark_dead(worker.process.pid, metrics_dir)
-            quick = time.monotonic() - worker.started_at < 1.0
+            quick = not worker.serving or time.monotonic() - worker.started_at < 1.0  # died starting
             quick_deaths = quick_deaths + 1 if quick else 0
             log.warning(json.dumps({"event": "worker died", "pid": worker.process.pid,
                                     "exitcode": worker.process.exitcode}))
             if quick_deaths >= QUICK_DEATHS:
                 _stop(workers, options)
-                raise WorkersFailed(f"workers died {QUICK_DEATHS} times within a second of starting")
+                raise WorkersFailed(f"workers died {QUICK_DEATHS} times in a row while starting")
             workers[i] = _start(context, options, shared, control)
 
 
@@ -125,8 +129,9 @@ def _listen(host: str, port: int) -> socket.socket:
 
 def _start(context, options: ServeOptions, shared: Shared, control) -> _Worker:
     process = context.Process(target=_worker_main, args=(options, shared, control), name="rnnqa-serve-worker")
+    spawned_at = time.time()
     process.start()
-    return _Worker(process, time.monotonic())
+    return _Worker(process, time.monotonic(), spawned_at)
 
 
 def _wait_started(workers: list[_Worker], control, received) -> None:
@@ -155,10 +160,12 @@ def _signal(workers: list[_Worker], signum: int) -> None:
 
 
 def _stop(workers: list[_Worker], options: ServeOptions) -> int:
+    """SIGTERM every worker; wait for all of them together at most the graceful time (plus 10 s), then
+    kill what is left. The exit code: 0 when every worker that was serving exited 0."""
     _signal(workers, signal.SIGTERM)
-    codes = []
+    codes, deadline = [], time.monotonic() + options.graceful_s + 10
     for worker in workers:
-        worker.process.join(options.graceful_s + 10)
+        worker.process.join(max(0.0, deadline - time.monotonic()))
         if worker.process.is_alive():
             worker.process.kill()
             worker.process.join()

@@ -27,12 +27,16 @@ NO_QUESTION = 1e4  # the word count of a table row that holds no question: never
 # model carries: 2M int64 are 16 MB in the weights and the bundle. Beyond, the gate is left out (a cut
 # table would miss taught questions and halve them), and the run says so.
 MAX_ENTRIES = 2_000_000
+# Most entries of one answer's table (questions × words): each question asked compares against that many
+# words at each of its tokens, so this bounds the graph's work per question (2048 × 32 tokens × 4 bytes:
+# 256 KB of intermediate values per question).
+MAX_ROW_ENTRIES = 2048
 
 
 def gate_tables(ids: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor, num_answers: int, vocab_size: int,
                 share: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """From the encoded training questions (on the CPU); None when the tables would exceed
-    :data:`MAX_ENTRIES`.
+    :data:`MAX_ENTRIES`, or one answer's :data:`MAX_ROW_ENTRIES`.
 
     Returns:
         ``content`` (V,) bool: the content words; ``rows`` (A, K, L) int64: each answer's questions as
@@ -46,13 +50,14 @@ def gate_tables(ids: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor, 
     df = torch.bincount(pairs % vocab_size, minlength=vocab_size)
     content = (df > 0) & (df < share * len(ids))
     content[PAD_ID] = content[UNK_ID] = False
-    words = [sorted({int(t) for t in ids[i, : lengths[i]] if content[t]}) for i in range(len(ids))]
+    is_content, rows_list = content.tolist(), ids.tolist()
+    words = [sorted({t for t in row[:n] if is_content[t]}) for row, n in zip(rows_list, lengths.tolist())]
     per_answer: list[list[list[int]]] = [[] for _ in range(num_answers)]
     for i, label in enumerate(labels.tolist()):
         per_answer[label].append(words[i])
     k = max(1, max(len(q) for q in per_answer))
     width = max(1, max((len(w) for w in words), default=1))
-    if num_answers * k * width > MAX_ENTRIES:
+    if num_answers * k * width > MAX_ENTRIES or k * width > MAX_ROW_ENTRIES:
         return None
     rows = torch.full((num_answers, k, width), NO_WORD, dtype=torch.int64)
     counts = torch.full((num_answers, k), NO_QUESTION, dtype=torch.float32)

@@ -18,7 +18,7 @@ from rnnqa.data.text import UNK_ID, Vocabulary, make_tokenizer
 from rnnqa.errors import ConfigError
 from rnnqa.train.augment import (augment_batch, content_tokens, distinctive_tokens, mask_one_word, outlier_batch,
                                  row_hashes, swap_one_word)
-from rnnqa.train.gate import MAX_ENTRIES, gate_tables
+from rnnqa.train.gate import MAX_ENTRIES, MAX_ROW_ENTRIES, gate_tables
 from rnnqa.train.model import ModelConfig, QAClassifier
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -191,7 +191,8 @@ def train(
     if cfg.gate:
         gate = gate_tables(data.input_ids, data.lengths, data.labels, len(vocab.answers), len(vocab), cfg.gate_share)
         if gate is None:
-            notes.append(f"no substitution gate: its tables would exceed {MAX_ENTRIES:,} entries")
+            notes.append(f"no substitution gate: its tables would exceed {MAX_ENTRIES:,} entries, or "
+                         f"{MAX_ROW_ENTRIES:,} for one answer (rnnqa.train.gate)")
         else:
             mcfg = dataclasses.replace(mcfg, gate_questions=gate[1].shape[1], gate_words=gate[1].shape[2])
 

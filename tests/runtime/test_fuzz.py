@@ -26,8 +26,10 @@ def pair(make_run, make_bundle):
 
 def eager_answer(run, ids):
     with torch.no_grad():
-        logits = run.model(torch.tensor([ids]), torch.tensor([len(ids)]))
-    probs = torch.softmax(logits.double(), dim=1)[0]
+        ids_t, lengths = torch.tensor([ids]), torch.tensor([len(ids)])
+        logits = run.model(ids_t, lengths)
+        scale = run.model.answer_scale(ids_t, lengths, logits.argmax(dim=1)).double()  # the substitution gate
+    probs = torch.softmax(logits.double(), dim=1)[0] * scale[0]
     best = int(probs.argmax())
     return run.vocab.answers[best], float(probs[best])
 

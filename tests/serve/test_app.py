@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import time
 
 import pytest
 from starlette.testclient import TestClient
@@ -121,9 +122,15 @@ def test_reload_swaps_only_a_bundle_that_passes_and_needs_loopback_or_the_token(
 def test_overload_is_503_with_retry_after_or_429_when_asked(bundle):
     from rnnqa.serve.batcher import BatchConfig
 
+    class Slow(QAModel):  # answers after the deadline, every time
+        def pinned(self):
+            view = super().pinned()
+            view.answer_rows = lambda rows: (time.sleep(0.3), QAModel.answer_rows(view, rows))[1]
+            return view
+
     for status in (503, 429):
-        config = ServeConfig(batch=BatchConfig(max_queue=1, timeout_s=1e-9), overload_status=status)
-        with TestClient(create_app(QAModel.load(bundle), config), client=LOCAL) as client:
+        config = ServeConfig(batch=BatchConfig(max_queue=1, timeout_s=0.05), overload_status=status)
+        with TestClient(create_app(Slow.load(bundle), config), client=LOCAL) as client:
             response = client.post("/v1/answer", json={"question": QUESTIONS[0]})
             assert response.status_code == status and response.headers["Retry-After"] == "1"
             assert "over capacity" in response.json()["error"]
