@@ -82,7 +82,7 @@ class Service:
 
     @property
     def ready(self) -> bool:
-        return self.batcher is not None and not self.draining
+        return self.batcher is not None and self.batcher.alive and not self.draining
 
     def reload(self, bundle_dir: str | None = None) -> dict:
         """Serve the bundle at ``bundle_dir`` (default: the current one, re-read) once it passed every check.

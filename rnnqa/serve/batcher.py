@@ -88,6 +88,11 @@ class Batcher:
         self._thread: threading.Thread | None = None
 
     @property
+    def alive(self) -> bool:
+        """The worker thread is running (a server whose thread died is not ready)."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
     def depth(self) -> int:
         """Questions queued now."""
         return self._queued - self._taken

@@ -69,13 +69,14 @@ def supervise(options: ServeOptions) -> int:
         control = context.SimpleQueue()  # ("started" | "reloaded", pid) from the workers
         workers = [_start(context, options, shared, control) for _ in range(options.workers)]
         try:
-            _wait_started(workers, control, received)
-        except WorkersFailed:
-            _stop(workers, options)
+            if not _wait_started(workers, control, received):
+                return _stop(workers, options)  # asked to stop while starting: not a failure
+            print(f"serving {options.bundle_dir} on {url(host, port)} with {options.workers} workers",
+                  file=sys.stderr, flush=True)
+            return _supervise(context, options, shared, control, received, workers, metrics_dir)
+        except BaseException:
+            _stop(workers, options)  # never leave workers serving without their supervisor
             raise
-        print(f"serving {options.bundle_dir} on {url(host, port)} with {options.workers} workers",
-              file=sys.stderr, flush=True)
-        return _supervise(context, options, shared, control, received, workers, metrics_dir)
 
 
 def _supervise(context, options, shared, control, received, workers: list[_Worker], metrics_dir: Path) -> int:
@@ -105,8 +106,7 @@ def _supervise(context, options, shared, control, received, workers: list[_Worke
             quick_deaths = quick_deaths + 1 if quick else 0
             log.warning(json.dumps({"event": "worker died", "pid": worker.process.pid,
                                     "exitcode": worker.process.exitcode}))
-            if quick_deaths >= QUICK_DEATHS:
-                _stop(workers, options)
+            if quick_deaths >= QUICK_DEATHS:  # supervise() stops the others
                 raise WorkersFailed(f"workers died {QUICK_DEATHS} times in a row while starting")
             workers[i] = _start(context, options, shared, control)
 
@@ -134,11 +134,12 @@ def _start(context, options: ServeOptions, shared: Shared, control) -> _Worker:
     return _Worker(process, time.monotonic(), spawned_at)
 
 
-def _wait_started(workers: list[_Worker], control, received) -> None:
+def _wait_started(workers: list[_Worker], control, received) -> bool:
+    """Until every worker serves (True), or a stop signal came first (False)."""
     deadline, ready = time.monotonic() + START_TIMEOUT_S, 0
     while ready < len(workers):
         if any(signum in (signal.SIGTERM, signal.SIGINT) for signum in received):
-            raise WorkersFailed("stopped while starting")
+            return False
         if not control.empty():
             event, pid = control.get()
             for worker in workers:
@@ -151,6 +152,7 @@ def _wait_started(workers: list[_Worker], control, received) -> None:
         if time.monotonic() > deadline:
             raise WorkersFailed(f"{len(workers) - ready} workers not serving after {START_TIMEOUT_S:.0f} s")
         time.sleep(0.02)
+    return True
 
 
 def _signal(workers: list[_Worker], signum: int) -> None:

@@ -156,3 +156,13 @@ def test_the_request_log_is_one_json_line_without_question_text_unless_asked(bun
         records = [json.loads(r.getMessage()) for r in caplog.records if r.name == "rnnqa.serve"]
         assert len(records) == 1 and records[0]["route"] == "/v1/answer" and records[0]["questions"] == 2
         assert ("text" in records[0]) == log_questions and (QUESTIONS[0] in caplog.text) == log_questions
+
+
+def test_ready_is_false_once_the_batch_thread_is_gone(bundle):
+    with TestClient(create_app(QAModel.load(bundle)), client=LOCAL) as client:
+        batcher = client.app.state.service.batcher
+        assert client.get("/v2/health/ready").status_code == 200 and batcher.alive
+        batcher._stopping = True  # the thread leaves its loop, as if it had died
+        batcher._wakeup.set()
+        batcher._thread.join(5)
+        assert not batcher.alive and client.get("/v2/health/ready").status_code == 503

@@ -150,3 +150,20 @@ def test_the_shared_socket_says_it_is_tcp_so_asyncio_turns_nagle_off():
         client.close()
     finally:
         sock.close()
+
+
+def test_a_stop_while_the_workers_start_exits_0_and_leaves_no_worker(bundles):
+    import subprocess
+
+    from tests.serve.server import QA_SERVE
+
+    process = subprocess.Popen([str(QA_SERVE), "--bundle", str(bundles[0]), "--port", "0", "--workers", "2"],
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(children(process.pid)) < 2:  # spawned, not yet serving
+        time.sleep(0.02)
+    workers = children(process.pid)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0
+    process.stderr.close()
+    assert workers and not any(_alive(pid) for pid in workers)
