@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from rnnqa.data.text import PAD_ID, UNK_ID
+from rnnqa.train.augment import content_tokens
 
 GATE_FACTOR = 0.5  # what a substituted question's probabilities are multiplied by
 NO_WORD = -1  # padding of the tables (never a token id)
@@ -44,14 +44,11 @@ def gate_tables(ids: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor, 
         question, :data:`NO_WORD` pads); ``counts`` (A, K) float32: each row's number of words
         (:data:`NO_QUESTION` for a row that holds no question).
     """
-    valid = torch.arange(ids.shape[1])[None, :] < lengths[:, None]
-    rows_of = torch.arange(len(ids))[:, None].expand_as(ids)
-    pairs = torch.unique((rows_of * vocab_size + ids)[valid])  # each (question, word) once
-    df = torch.bincount(pairs % vocab_size, minlength=vocab_size)
-    content = (df > 0) & (df < share * len(ids))
-    content[PAD_ID] = content[UNK_ID] = False
-    is_content, rows_list = content.tolist(), ids.tolist()
-    words = [sorted({t for t in row[:n] if is_content[t]}) for row, n in zip(rows_list, lengths.tolist())]
+    positions = content_tokens(ids, lengths, share)  # (N, T): the training questions' content words
+    content = torch.zeros(vocab_size, dtype=torch.bool)
+    content[ids[positions]] = True
+    words = [sorted({t for t, keep in zip(row, mask) if keep})
+             for row, mask in zip(ids.tolist(), positions.tolist())]
     per_answer: list[list[list[int]]] = [[] for _ in range(num_answers)]
     for i, label in enumerate(labels.tolist()):
         per_answer[label].append(words[i])
