@@ -48,6 +48,16 @@ class Shared:
     bundle_file: Path
     tell: Callable[[], None] | None = None  # tells the supervisor this worker reloaded from /admin/reload
 
+    def bundle_dir(self) -> Path:
+        """The bundle the workers serve."""
+        return Path(self.bundle_file.read_text(encoding="utf-8"))
+
+    def record(self, bundle_dir: Path) -> None:
+        """Name ``bundle_dir`` as the bundle served, atomically (two workers may reload at once)."""
+        tmp = self.bundle_file.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(str(Path(bundle_dir).resolve()), encoding="utf-8")
+        os.replace(tmp, self.bundle_file)
+
 
 def setup_logging() -> None:
     """One JSON line per request on stderr. The caller lookup, thread and process names are off: the
@@ -68,7 +78,7 @@ def run_server(options: ServeOptions, shared: Shared | None = None, on_started: 
     from rnnqa.runtime import QAModel
     from rnnqa.serve.app import create_app
 
-    bundle_dir = Path(shared.bundle_file.read_text(encoding="utf-8")) if shared else options.bundle_dir
+    bundle_dir = shared.bundle_dir() if shared else options.bundle_dir
     model = QAModel.load(bundle_dir, threads=options.threads)
     app = create_app(model, options.config)
     service = app.state.service
@@ -80,7 +90,7 @@ def run_server(options: ServeOptions, shared: Shared | None = None, on_started: 
 
     def on_hup(signum, frame) -> None:
         try:
-            source = Path(shared.bundle_file.read_text(encoding="utf-8")) if shared else None
+            source = shared.bundle_dir() if shared else None
             served = service.reload(source)
             log.info(json.dumps({"event": "reload", "bundle": served["model_sha256"], "pid": os.getpid()}))
         except Exception as exc:  # noqa: BLE001 - a refused bundle keeps the old one; say why
@@ -133,10 +143,8 @@ def url(host: str, port: int) -> str:
 
 def _tell_siblings(shared: Shared, served_dir: Path) -> None:
     """This worker reloaded from /admin/reload: record the bundle and ask the supervisor to reload the others."""
-    tmp = shared.bundle_file.with_suffix(f".{os.getpid()}.tmp")  # two workers may reload at once
     try:
-        tmp.write_text(str(Path(served_dir).resolve()), encoding="utf-8")
-        os.replace(tmp, shared.bundle_file)
+        shared.record(served_dir)
         shared.tell()
     except OSError as exc:  # this worker serves the new bundle; say that the others may not
         log.warning(json.dumps({"event": "reload not relayed to the other workers", "error": str(exc),

@@ -64,12 +64,12 @@ def supervise(options: ServeOptions) -> int:
         metrics_dir.mkdir()
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)  # read by prometheus_client in each worker
         shared = Shared(sock, Path(tmp, "bundle"))
-        shared.bundle_file.write_text(str(options.bundle_dir.resolve()), encoding="utf-8")
+        shared.record(options.bundle_dir)
         context = multiprocessing.get_context("spawn")
         control = context.SimpleQueue()  # ("started" | "reloaded", pid) from the workers
         workers = [_start(context, options, shared, control) for _ in range(options.workers)]
         try:
-            if not _wait_started(workers, control, received):
+            if not _wait_started(workers, control, received, shared):
                 return _stop(workers, options)  # asked to stop while starting: not a failure
             print(f"serving {options.bundle_dir} on {url(host, port)} with {options.workers} workers",
                   file=sys.stderr, flush=True)
@@ -89,14 +89,7 @@ def _supervise(context, options, shared, control, received, workers: list[_Worke
                 return _stop(workers, options)
             _signal(workers, signal.SIGHUP)
         while not control.empty():
-            event, pid = control.get()
-            if event == "reloaded":
-                _signal([w for w in workers if w.process.pid != pid], signal.SIGHUP)
-            for worker in workers:
-                if event == "started" and worker.process.pid == pid and not worker.serving:
-                    worker.serving = True
-                    if shared.bundle_file.stat().st_mtime > worker.spawned_at:  # a reload landed while it loaded
-                        os.kill(pid, signal.SIGHUP)
+            _on_event(*control.get(), workers, shared)
         for i, worker in enumerate(workers):
             if worker.process.is_alive():
                 continue
@@ -134,17 +127,32 @@ def _start(context, options: ServeOptions, shared: Shared, control) -> _Worker:
     return _Worker(process, time.monotonic(), spawned_at)
 
 
-def _wait_started(workers: list[_Worker], control, received) -> bool:
+def _on_event(event: str, pid: int, workers: list[_Worker], shared: Shared) -> bool:
+    """A worker's message; True when it says a worker started serving.
+
+    "reloaded": it took a bundle through /admin/reload, so the others load it too. "started": it serves;
+    if a reload landed while it was loading (the bundle file is newer than the worker), it loads that.
+    """
+    if event == "reloaded":
+        _signal([w for w in workers if w.process.pid != pid], signal.SIGHUP)
+        return False
+    worker = next((w for w in workers if w.process.pid == pid and not w.serving), None)
+    if worker is None:
+        return False
+    worker.serving = True
+    if shared.bundle_file.stat().st_mtime > worker.spawned_at:
+        os.kill(pid, signal.SIGHUP)
+    return True
+
+
+def _wait_started(workers: list[_Worker], control, received, shared: Shared) -> bool:
     """Until every worker serves (True), or a stop signal came first (False)."""
     deadline, ready = time.monotonic() + START_TIMEOUT_S, 0
     while ready < len(workers):
         if any(signum in (signal.SIGTERM, signal.SIGINT) for signum in received):
             return False
         if not control.empty():
-            event, pid = control.get()
-            for worker in workers:
-                worker.serving |= event == "started" and worker.process.pid == pid
-            ready += event == "started"
+            ready += _on_event(*control.get(), workers, shared)
             continue
         dead = [w.process for w in workers if not w.process.is_alive()]
         if dead:
