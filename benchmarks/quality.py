@@ -132,11 +132,10 @@ def peer_rows(dataset):
     train_acc = float(np.mean(probs(pairs.questions).argmax(1) == train_labels))
     reworded_probs = probs(reworded.questions)
     rows = []
-    for split, idx, ood, near in (("dev", halves(range(len(reworded)))[0], oods[0], nears[0]),
-                                  ("test", halves(range(len(reworded)))[1], oods[1], nears[1])):
-        idx = list(idx)
+    for split, idx, ood, near in zip(("dev", "test"), halves(list(range(len(reworded)))), oods, nears):
+        ood_probs, near_probs = probs(ood), probs(near)
         for threshold in THRESHOLDS:
-            q = quality(reworded_probs[idx], labels[idx], threshold, probs(ood), probs(near))
+            q = quality(reworded_probs[idx], labels[idx], threshold, ood_probs, near_probs)
             rows.append({"seed": 0, "split": split, "train_accuracy": train_acc, "epochs": 0, "seconds": 0.0,
                          **q.to_json()})
     return rows

@@ -44,7 +44,7 @@ def main(bundle_dir: Path, csv_path: Path | None, ood_path: Path | None, near_pa
     import numpy as np
 
     from rnnqa.errors import ConfigError, DataError
-    from rnnqa.eval.metrics import SWEEP_THRESHOLDS, quality, reliability
+    from rnnqa.eval.metrics import quality, reliability
     from rnnqa.eval.metrics import sweep as sweep_reports
     from rnnqa.eval.questions import read_near_misses, read_questions
     from rnnqa.runtime import QAModel
@@ -74,8 +74,7 @@ def main(bundle_dir: Path, csv_path: Path | None, ood_path: Path | None, near_pa
 
         plot_reliability(reliability(probs, labels), plot_path, title=f"reliability: {csv_path.name}")
     if sweep:
-        _print_sweep(sweep_reports(probs, labels, ood, thresholds=SWEEP_THRESHOLDS, near_probs=near, near_kinds=kinds),
-                     target_rejection, as_json)
+        _print_sweep(sweep_reports(probs, labels, ood, near_probs=near, near_kinds=kinds), target_rejection, as_json)
     else:
         click.echo(json.dumps(report.to_json()) if as_json else report.summary())
 

@@ -153,7 +153,8 @@ class Batcher:
         batch, size = [], 0
         while self._queue:
             pending = self._queue[0]
-            if batch and (size + len(pending.rows) > self._config.max_batch or pending.model.bundle is not batch[0].model.bundle):
+            full = size + len(pending.rows) > self._config.max_batch
+            if batch and (full or pending.model.bundle is not batch[0].model.bundle):
                 break
             self._queue.popleft()
             self._taken += len(pending.rows)

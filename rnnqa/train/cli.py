@@ -112,6 +112,7 @@ def main(csv_path, out_dir, val_csv, val_split, ood_path, near_path, target_reje
     notes = list(pairs.notes) + result.notes
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
+    pick = None
     if threshold is None and held_out is not None and (ood_path or near_path):
         pick = choose_threshold(result, held_out, ood_path, near_path, target_rejection)
         if pick is None:
@@ -125,10 +126,10 @@ def main(csv_path, out_dir, val_csv, val_split, ood_path, near_path, target_reje
                        f"those rejecting ≥ {target_rejection:g} of out-of-domain questions and near misses", err=True)
     save_run(result, out_dir, data=str(csv_path), notes=notes)
     click.echo(result.summary())
-    if held_out is not None or ood_path is not None or near_path is not None:
-        chosen = any("chosen on the validation" in note for note in notes)
-        click.echo(quality_report(result, held_out, ood_path, near_path).summary()
-                   + (" (on the questions that chose the threshold: optimistic)" if chosen else ""))
+    if pick is not None:  # already scored at the chosen threshold, on the questions that chose it
+        click.echo(pick.summary() + " (on the questions that chose the threshold: optimistic)")
+    elif held_out is not None or ood_path is not None or near_path is not None:
+        click.echo(quality_report(result, held_out, ood_path, near_path).summary())
     click.echo(f"wrote {out_dir}")
 
 

@@ -14,12 +14,12 @@ from rnnqa.eval.questions import read_near_misses, read_questions
 from rnnqa.train.trainer import TrainResult
 
 
-def quality_report(result: TrainResult, val: QAPairs | None, ood_path: Path | None, near_path: Path | None = None,
-                   threshold: float | None = None) -> Quality:
+def quality_report(result: TrainResult, val: QAPairs | None, ood_path: Path | None,
+                   near_path: Path | None = None) -> Quality:
     """Quality of ``result`` on ``val`` (its answers must be classes), the OOD questions file and the
-    near misses, at ``threshold`` (default: the run's)."""
+    near misses, at the run's threshold."""
     probs, labels, ood, near, kinds = _scored(result, val, ood_path, near_path)
-    return quality(probs, labels, result.train_config.threshold if threshold is None else threshold, ood, near, kinds)
+    return quality(probs, labels, result.train_config.threshold, ood, near, kinds)
 
 
 def choose_threshold(result: TrainResult, val: QAPairs, ood_path: Path | None, near_path: Path | None,
