@@ -6,6 +6,7 @@ This module imports nothing heavy.
 """
 
 from rnnqa.errors import (
+    BatchError,
     BundleError,
     ConfigError,
     DataError,
@@ -13,11 +14,13 @@ from rnnqa.errors import (
     ParityError,
     RnnqaError,
     RunError,
+    TrainError,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchError",
     "BundleError",
     "ConfigError",
     "DataError",
@@ -25,5 +28,6 @@ __all__ = [
     "ParityError",
     "RnnqaError",
     "RunError",
+    "TrainError",
     "__version__",
 ]

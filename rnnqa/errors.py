@@ -7,9 +7,12 @@ catches the base once and prints one clear line. Messages name the file, line or
     ├── DataError           bad training data (CSV): carries the 1-based line number when known
     ├── ConfigError         an invalid option or configuration value
     ├── RunError            a training run directory that is missing, incomplete or inconsistent
+    ├── TrainError          training could not finish correctly (e.g. data-parallel replicas diverged)
     ├── ExportError         the export could not be written
     │   └── ParityError     an exported graph does not answer as the eager model does
-    └── BundleError         a bundle refused at load (missing/extra file, hash, format, mismatch)
+    ├── BundleError         a bundle refused at load (missing/extra file, hash, format, mismatch)
+    └── BatchError          stored questions that cannot be answered as a whole (unreadable file, no
+                            question column, missing optional dependency); a bad *row* is never one
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ __all__ = [
     "DataError",
     "ConfigError",
     "RunError",
+    "TrainError",
     "ExportError",
     "ParityError",
     "BundleError",
+    "BatchError",
 ]
 
 
@@ -51,6 +56,10 @@ class RunError(RnnqaError):
     """A training run directory that cannot be loaded."""
 
 
+class TrainError(RnnqaError):
+    """Training ran but its result cannot be trusted (data-parallel replicas that differ)."""
+
+
 class ExportError(RnnqaError):
     """The export could not be written."""
 
@@ -71,3 +80,8 @@ class BundleError(RnnqaError):
         self.file = file
         self.reason = reason
         super().__init__(f"{file}: {reason}")
+
+
+class BatchError(RnnqaError):
+    """A file of stored questions (or its engine) that cannot be used as a whole; names the file.
+    A bad row is not an error: it gets an ``error`` text in the output and the job goes on."""

@@ -79,13 +79,14 @@ def main(csv_path, out_dir, val_csv, val_split, ood_path, near_path, target_reje
 
     The defaults are the measured best for reworded and out-of-domain questions (QUALITY.md).
     --early-stop ends training once train accuracy is 1.0 and the loss fell by less than 5% over
-    the last 3 epochs.
+    the last 3 epochs. Under torchrun (`torchrun --nproc-per-node N --no-python qa-train …`) every
+    process trains a data-parallel replica on its share of each --batch-size batch; rank 0 alone
+    reports and writes the run.
     """
     from rnnqa.data.table import default_dataset_path, load_qa_csv
     from rnnqa.data.text import make_tokenizer
-    from rnnqa.train.report import choose_threshold, quality_report
-    from rnnqa.train.run import save_run
-    from rnnqa.train.trainer import split_pairs, train
+    from rnnqa.train.distributed import process_group
+    from rnnqa.train.trainer import resolve_device, train
 
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
                          device=device, val_split=val_split, early_stop=early_stop, tokenizer=tokenizer,
@@ -97,18 +98,39 @@ def main(csv_path, out_dir, val_csv, val_split, ood_path, near_path, target_reje
         config = config.without_augmentation()
     model_config = dict(cell=cell, readout=readout, embed_dim=embed_dim, hidden_dim=hidden_dim, layers=layers,
                         dropout=dropout, max_len=max_len)
-    csv_path = csv_path or default_dataset_path()
-    pairs = load_qa_csv(csv_path, make_tokenizer(tokenizer))
-    val_pairs = None if val_csv is None else load_qa_csv(val_csv, make_tokenizer(tokenizer))
-    for note in pairs.notes:
-        click.echo(f"note: {csv_path}: {note}", err=True)
-    click.echo(f"training on {len(pairs)} question(s) from {csv_path}", err=True)
+    with process_group(resolve_device(device)) as distributed:
+        main_rank = distributed is None or distributed.is_main
+        quiet = quiet or not main_rank  # one progress bar and one report per job, from rank 0
+        csv_path = csv_path or default_dataset_path()
+        pairs = load_qa_csv(csv_path, make_tokenizer(tokenizer))
+        val_pairs = None if val_csv is None else load_qa_csv(val_csv, make_tokenizer(tokenizer))
+        if main_rank:
+            for note in pairs.notes:
+                click.echo(f"note: {csv_path}: {note}", err=True)
+            where = "" if distributed is None else f" with {distributed.world_size} data-parallel processes"
+            click.echo(f"training on {len(pairs)} question(s) from {csv_path}{where}", err=True)
+        bar = click.progressbar(length=epochs, label="epochs", file=sys.stderr,
+                                item_show_func=lambda m: m and _metrics_line(m))
+        with nullcontext() if quiet else bar:
+            result = train(pairs, model_config, config, val_pairs,
+                           on_epoch=None if quiet else lambda m: bar.update(1, m), distributed=distributed)
+        if main_rank:
+            _report_and_save(result, pairs, val_pairs, csv_path, out_dir, threshold, ood_path, near_path,
+                             target_rejection)
+        if distributed is not None:
+            distributed.barrier()  # the other ranks end once rank 0 has written the run
 
-    bar = click.progressbar(length=epochs, label="epochs", file=sys.stderr,
-                            item_show_func=lambda m: m and _metrics_line(m))
-    with nullcontext() if quiet else bar:
-        result = train(pairs, model_config, config, val_pairs, on_epoch=None if quiet else lambda m: bar.update(1, m))
-    held_out = val_pairs if val_pairs is not None or not val_split else split_pairs(pairs, val_split, seed)[1]
+
+def _report_and_save(result, pairs, val_pairs, csv_path: Path, out_dir: Path, threshold: float | None,
+                     ood_path: Path | None, near_path: Path | None, target_rejection: float) -> None:
+    """Pick the threshold when data allows, write the run and print its summary."""
+    from rnnqa.train.report import choose_threshold, quality_report
+    from rnnqa.train.run import save_run
+    from rnnqa.train.trainer import split_pairs
+
+    config = result.train_config
+    held_out = val_pairs if val_pairs is not None or not config.val_split else \
+        split_pairs(pairs, config.val_split, config.seed)[1]
     notes = list(pairs.notes) + result.notes
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
@@ -137,5 +159,7 @@ def _metrics_line(m) -> str:
     text = f"loss {m.train_loss:.4f} acc {m.train_accuracy:.3f}"
     if m.val_accuracy is not None:
         text += f" val_acc {m.val_accuracy:.3f}"
+    if m.train_seconds > 0:
+        text += f" {m.samples / m.train_seconds:,.0f} q/s"
     return text
 

@@ -3,7 +3,8 @@
 Layout of a run directory::
 
     model.pt        state_dict only (tensors), loaded with ``torch.load(weights_only=True)``
-    config.json     {"model": ModelConfig, "train": TrainConfig, "device", "epochs_run", "data", "notes"}
+    config.json     {"model": ModelConfig, "train": TrainConfig, "device", "world_size", "epochs_run", "data",
+                    "notes"}
     vocab.json      Vocabulary.to_json()
     metrics.csv     epoch,train_loss,train_accuracy[,val_loss,val_accuracy]
     plots/          loss.png, accuracy.png
@@ -54,6 +55,7 @@ def save_run(result: TrainResult, out_dir: str | Path, *, data: str = "", notes:
                 "model": result.model_config.to_json(),
                 "train": result.train_config.to_json(),
                 "device": result.device,
+                "world_size": result.world_size,
                 "epochs_run": len(result.history),
                 "stopped_early": result.stopped_early,
                 "data": data,

@@ -10,12 +10,15 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data.distributed import DistributedSampler
 
 from rnnqa.bundle_format import DEFAULT_THRESHOLD
 from rnnqa.data.table import QAPairs
 from rnnqa.data.tensors import EncodedQA, encode_pairs
 from rnnqa.data.text import UNK_ID, Vocabulary, make_tokenizer
 from rnnqa.errors import ConfigError
+from rnnqa.train.distributed import Distributed
 from rnnqa.train.augment import (augment_batch, content_tokens, distinctive_tokens, mask_one_word, outlier_batch,
                                  row_hashes, swap_one_word)
 from rnnqa.train.gate import MAX_ENTRIES, MAX_ROW_ENTRIES, gate_tables
@@ -58,12 +61,16 @@ class TrainConfig:
     clean_rows: float = 1.0  # weight of the loss on each batch's questions as written, besides the noisy
     # copies: keeps every training question answered (without it 3 of 24 measured runs missed one)
     protect_subject: bool = True  # never drop/<UNK> a question's rarest words (its subject) in augmentation
+    steps_per_epoch: int = 0  # stop each epoch after this many optimiser steps (0: the whole data set);
+    # for benchmarks and smoke runs on large data
     threshold: float = DEFAULT_THRESHOLD  # "I don't know" below this confidence: qa-train's report, and what
     # qa-export writes into the bundle unless told otherwise (QUALITY.md chose it for these defaults)
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.steps_per_epoch < 0:
+            raise ConfigError(f"steps_per_epoch must be ≥ 0, got {self.steps_per_epoch!r}")
         for name in ("epochs", "batch_size", "patience"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)!r}")
@@ -104,7 +111,9 @@ class EpochMetrics:
     train_accuracy: float
     val_loss: float | None = None
     val_accuracy: float | None = None
-    seconds: float = 0.0
+    seconds: float = 0.0  # the whole epoch: training steps and evaluation
+    samples: int = 0  # training questions the epoch's steps read, over every data-parallel rank
+    train_seconds: float = 0.0  # the training steps alone: samples / train_seconds is the throughput
 
 
 @dataclass
@@ -117,6 +126,7 @@ class TrainResult:
     device: str
     stopped_early: bool
     notes: list[str] = dataclasses.field(default_factory=list)  # what the run should say about itself
+    world_size: int = 1  # data-parallel processes that trained it (torchrun), 1 without
 
     def summary(self) -> str:
         last = self.history[-1]
@@ -162,6 +172,7 @@ def train(
     train_config: TrainConfig = TrainConfig(),
     val_pairs: QAPairs | None = None,
     on_epoch: Callable[[EpochMetrics], None] | None = None,
+    distributed: Distributed | None = None,
 ) -> TrainResult:
     """Train a :class:`QAClassifier` on ``pairs``.
 
@@ -171,6 +182,9 @@ def train(
         train_config: optimiser, batching, device and stopping settings.
         val_pairs: validation pairs; when None and ``val_split`` > 0, a split of ``pairs``.
         on_epoch: called after every epoch (progress display).
+        distributed: this process's rank in a torchrun job (:func:`rnnqa.train.distributed.process_group`):
+            each rank trains a DistributedDataParallel replica on its share of every batch
+            (``batch_size`` stays the global batch), and the metrics are summed over every rank.
 
     Returns:
         The trained model (on CPU, eval mode), its vocabulary, configs and per-epoch history.
@@ -178,9 +192,16 @@ def train(
     Raises:
         ConfigError: an invalid setting, or CUDA requested without a GPU.
         DataError: validation answers unknown to the training data.
+        TrainError: data-parallel replicas ended with different weights.
     """
     cfg = train_config
     device = resolve_device(cfg.device)
+    world, rank = (1, 0) if distributed is None else (distributed.world_size, distributed.rank)
+    if distributed is not None:
+        device = distributed.device(device)
+    if cfg.batch_size % world:
+        raise ConfigError(f"batch_size {cfg.batch_size} does not split evenly over {world} data-parallel "
+                          f"processes: the global batch must be a multiple of the process count")
     answers = pairs.answers  # a split keeps every answer a class, so held-out rows can be scored
     if val_pairs is None and cfg.val_split > 0:
         pairs, val_pairs = split_pairs(pairs, cfg.val_split, cfg.seed)
@@ -203,11 +224,15 @@ def train(
         model.gate_rows.copy_(gate[1])
         model.gate_counts.copy_(gate[2])
     model = model.to(device)
+    net = model if distributed is None else DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == "cuda" else None,
+        forward_sync_buffers=False)  # the gate's tables never change: no copy from rank 0 per step
     val = None if val_pairs is None else encode_pairs(val_pairs, vocab, mcfg.max_len).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     plain_loss = nn.CrossEntropyLoss()
-    shuffle = torch.Generator().manual_seed(cfg.seed)
+    shuffle = torch.Generator().manual_seed(cfg.seed + rank)  # the batch order (one process) and augmentation
+    sampler = None if distributed is None else DistributedSampler(
+        range(len(pairs)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
 
     history: list[EpochMetrics] = []
     stopped_early = False
@@ -218,10 +243,23 @@ def train(
     swaps = _swap_tables(data, cfg, vocab, device) if cfg.swapped_words > 0 else None
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
-        _train_epoch(model, data, subject, content, swaps, lengths_cpu, cfg, optimiser, loss_fn, shuffle)
-        loss, accuracy = evaluate(model, data, plain_loss)
-        val_loss, val_acc = (None, None) if val is None else evaluate(model, val, plain_loss)
-        metrics = EpochMetrics(epoch, loss, accuracy, val_loss, val_acc, time.perf_counter() - start)
+        if sampler is None:
+            order = torch.randperm(len(data), generator=shuffle)
+        else:  # the same permutation on every rank, each taking its share (set_epoch: a new one each epoch)
+            sampler.set_epoch(epoch)
+            order = torch.tensor(list(sampler), dtype=torch.int64)
+        step_rows = cfg.batch_size // world
+        if cfg.steps_per_epoch:
+            order = order[: cfg.steps_per_epoch * step_rows]
+        _train_epoch(net, len(vocab), data, order, step_rows, subject, content, swaps, lengths_cpu, cfg, optimiser,
+                     shuffle)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        train_seconds = time.perf_counter() - start
+        loss, accuracy = evaluate(model, data, plain_loss, distributed)
+        val_loss, val_acc = (None, None) if val is None else evaluate(model, val, plain_loss, distributed)
+        metrics = EpochMetrics(epoch, loss, accuracy, val_loss, val_acc, time.perf_counter() - start,
+                               len(order) * world, train_seconds)
         history.append(metrics)
         if on_epoch is not None:
             on_epoch(metrics)
@@ -229,8 +267,10 @@ def train(
         if cfg.early_stop and accuracy == 1.0 and is_flat(losses, cfg.patience, cfg.flat_tol):
             stopped_early = epoch < cfg.epochs
             break
+    if distributed is not None:
+        distributed.check_replicas(model)
     model.to("cpu").eval()
-    return TrainResult(model, vocab, mcfg, cfg, history, device.type, stopped_early, notes)
+    return TrainResult(model, vocab, mcfg, cfg, history, device.type, stopped_early, notes, world)
 
 
 @dataclass(frozen=True)
@@ -247,9 +287,9 @@ def _swap_tables(data: EncodedQA, cfg: TrainConfig, vocab: Vocabulary, device: t
                        row_hashes(data.input_ids, data.lengths, token_hash))
 
 
-def _train_epoch(model, data: EncodedQA, subject, content, swaps: _SwapTables | None, lengths_cpu, cfg: TrainConfig,
-                 optimiser, loss_fn, shuffle) -> None:
-    """One pass over ``data`` in shuffled, augmented batches.
+def _train_epoch(model, vocab_size: int, data: EncodedQA, order: torch.Tensor, step_rows: int, subject, content,
+                 swaps: _SwapTables | None, lengths_cpu, cfg: TrainConfig, optimiser, shuffle) -> None:
+    """One pass over the rows ``order`` of ``data``, ``step_rows`` per augmented batch.
 
     Each step stacks every kind of row — noisy questions, the questions as written, random-word rows,
     subject-masked rows, word-masked rows — into one forward pass (all share the batch's width), then
@@ -257,9 +297,8 @@ def _train_epoch(model, data: EncodedQA, subject, content, swaps: _SwapTables | 
     """
     model.train()
     device = data.labels.device
-    order = torch.randperm(len(data), generator=shuffle)
-    for begin in range(0, len(data), cfg.batch_size):
-        idx = order[begin : begin + cfg.batch_size]
+    for begin in range(0, len(order), step_rows):
+        idx = order[begin : begin + step_rows]
         width = int(lengths_cpu[idx].max())
         idx = idx.to(device, non_blocking=True)
         clean_ids, clean_lengths, labels = data.input_ids[idx, :width], data.lengths[idx], data.labels[idx]
@@ -272,7 +311,7 @@ def _train_epoch(model, data: EncodedQA, subject, content, swaps: _SwapTables | 
             rows.append((clean_ids, clean_lengths, cfg.clean_rows, labels, None))
         n_out = round(cfg.outliers * len(idx))
         if n_out:
-            out_ids, out_lengths = outlier_batch(n_out, width, model.config.vocab_size, shuffle, device)
+            out_ids, out_lengths = outlier_batch(n_out, width, vocab_size, shuffle, device)
             rows.append((out_ids, out_lengths, cfg.outliers, None, None))
         if cfg.masked_outliers > 0:  # TrainConfig guarantees protect_subject, so `protect` is set
             rows.append((torch.where(protect, UNK_ID, clean_ids), clean_lengths, cfg.masked_outliers, None, None))
@@ -286,24 +325,50 @@ def _train_epoch(model, data: EncodedQA, subject, content, swaps: _SwapTables | 
                                          swaps.token_hash, swaps.taught, shuffle)
             rows.append((swapped, clean_lengths, cfg.swapped_words, None, new & (labels != labels[donor])))
         logits = model(torch.cat([r[0] for r in rows]), torch.cat([r[1] for r in rows]))
-        loss, start = 0.0, 0
-        for part_ids, _, weight, part_labels, counted in rows:
-            part = logits[start : start + len(part_ids)]
-            start += len(part_ids)
-            if part_labels is not None:
-                term = loss_fn(part, part_labels)
-            else:  # towards uniform: cross-entropy to "none of the answers in particular"
-                per_row = -torch.log_softmax(part, dim=1).mean(dim=1)
-                term = per_row.mean() if counted is None else (per_row * counted).sum() / counted.sum().clamp(min=1)
-            loss = loss + weight * term
+        loss = _stacked_loss(logits, rows, cfg.label_smoothing)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
 
 
+def _stacked_loss(logits: torch.Tensor, rows: list, label_smoothing: float) -> torch.Tensor:
+    """Σ over the kinds of rows of weight × that kind's mean loss: cross-entropy (with label smoothing) to
+    the answer, or to uniform — "none of the answers in particular" — for rows without labels (over the
+    ``counted`` rows only, where given). One log-softmax over every row: slicing the logits per kind made
+    backward write a zero gradient of the whole (rows, answers) size per slice, 45% of a step at 20k
+    answers (BENCHMARKS.md, "Training throughput")."""
+    device = logits.device
+    targets, to_answer, weights = [], [], []
+    for part_ids, _, weight, part_labels, counted in rows:
+        n = len(part_ids)
+        labelled = part_labels is not None
+        targets.append(part_labels if labelled else torch.zeros(n, dtype=torch.int64, device=device))
+        to_answer.append(torch.full((n,), float(labelled), device=device))
+        if counted is None:
+            weights.append(torch.full((n,), weight / n, device=device))
+        else:
+            weights.append(weight * counted.float() / counted.sum().clamp(min=1))
+    to_answer = torch.cat(to_answer)
+    to_answer_weight = to_answer * (1.0 - label_smoothing)  # labelled rows: (1 - ε)·NLL + ε·uniform term
+    to_uniform_weight = 1.0 - to_answer * (1.0 - label_smoothing)  # unlabelled rows: the uniform term alone
+    log_p = torch.log_softmax(logits, dim=1)
+    nll = -log_p.gather(1, torch.cat(targets)[:, None]).squeeze(1)
+    uniform = log_p.sum(dim=1) * (-1.0 / logits.shape[1])  # the mean, divided on (rows,) not in backward
+    return (torch.cat(weights) * (to_answer_weight * nll + to_uniform_weight * uniform)).sum()
+
+
 @torch.no_grad()
-def evaluate(model: QAClassifier, data: EncodedQA, loss_fn: nn.Module, batch_size: int = 4096):
-    """(mean loss, accuracy) of ``model`` in eval mode on ``data``."""
+def evaluate(model: QAClassifier, data: EncodedQA, loss_fn: nn.Module, distributed: Distributed | None = None,
+             batch_size: int = 4096):
+    """(mean loss, accuracy) of ``model`` in eval mode on ``data``; with ``distributed``, each rank scores
+    every ``world_size``-th row and the sums are all-reduced, so every rank returns the whole set's figures."""
+    if distributed is not None:
+        share = slice(distributed.rank, None, distributed.world_size)
+        part = EncodedQA(data.input_ids[share], data.lengths[share], data.labels[share])
+        loss, accuracy = evaluate(model, part, loss_fn, None, batch_size) if len(part) else (0.0, 0.0)
+        loss_sum, correct, n = distributed.sum([loss * len(part), round(accuracy * len(part)), len(part)],
+                                               data.labels.device)
+        return loss_sum / n, correct / n
     was_training = model.training
     model.eval()
     total_loss, correct = 0.0, 0

@@ -153,3 +153,21 @@ def test_word_masked_rows_are_each_question_with_one_content_word_unknown(seed_p
     for row in masked:  # each is a training question with exactly one word replaced by <UNK>
         twin = next(q for q in questions if len(q) == len(row) and sum(a != b for a, b in zip(q, row)) == 1)
         assert [b for a, b in zip(twin, row) if a != b] == [UNK_ID]
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_the_stacked_loss_is_the_weighted_sum_of_each_kind_of_row(label_smoothing):
+    from rnnqa.train.trainer import _stacked_loss
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(14, 9, generator=g)
+    labels = torch.randint(0, 9, (4,), generator=g)
+    counted = torch.tensor([True, False, True, True])
+    rows = [(torch.zeros(4, 3), None, 1.0, labels, None), (torch.zeros(4, 3), None, 0.5, labels, None),
+            (torch.zeros(2, 3), None, 1.0, None, None), (torch.zeros(4, 3), None, 0.1, None, counted)]
+    parts = logits.split([4, 4, 2, 4])
+    ce = torch.nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+    uniform = [-torch.log_softmax(p, dim=1).mean(dim=1) for p in parts[2:]]
+    expected = (ce(parts[0], labels) + 0.5 * ce(parts[1], labels) + uniform[0].mean()
+                + 0.1 * (uniform[1] * counted).sum() / counted.sum())
+    torch.testing.assert_close(_stacked_loss(logits, rows, label_smoothing), expected)
