@@ -13,7 +13,7 @@ JS := clients/js
 JS_STAMP := $(JS)/node_modules/.package-lock.json
 WEB_PORT ?= 8000
 
-.PHONY: demo test install js bench bench-clients bench-serve web clean
+.PHONY: demo test install js bench bench-clients bench-serve bench-train bench-batch web clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[train,serve,dev]"
+	$(BIN)/python -m pip install -q -e ".[train,serve,ray,dev]"
 	touch $@
 
 install: $(STAMP)
@@ -55,6 +55,16 @@ bench-clients: install js
 # qa-serve under wrk (BENCHMARKS.md, "qa-serve"); needs Debian's wrk (apt-get install -y wrk).
 bench-serve: install
 	$(BIN)/python benchmarks/serve.py
+
+# Training throughput: the trainer against a bare PyTorch loop, in one process and under torchrun
+# (BENCHMARKS.md, "Training throughput").
+bench-train: install
+	$(BIN)/python benchmarks/train.py
+
+# Answering a stored 1M-row Parquet file: locally and on Ray Data, against answer_batch (BENCHMARKS.md,
+# "Batch answering").
+bench-batch: install
+	$(BIN)/python benchmarks/batch.py
 
 # The page that answers in the browser, on http://127.0.0.1:$(WEB_PORT)/ (make demo first for a bundle).
 web: js

@@ -1,4 +1,4 @@
-"""Small file helpers shared by every stage: atomic directories, JSON, hashing. Pure Python."""
+"""Small file helpers shared by every stage: atomic files and directories, JSON, hashing. Pure Python."""
 
 from __future__ import annotations
 
@@ -58,6 +58,39 @@ def atomic_directory(target: str | Path, *, overwrite: bool, error: type[RnnqaEr
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextmanager
+def atomic_file(target: str | Path) -> Iterator[Path]:
+    """Yield the path of a new, empty temporary file beside ``target``; on success it replaces ``target``.
+
+    The temporary file is fsynced and renamed over ``target`` (``os.replace``: readers see the old
+    file or the new one, never a partial one), then the directory is fsynced. On any exception,
+    KeyboardInterrupt included, the temporary file is removed and a previous ``target`` is untouched.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        tmp.chmod(0o666 & ~_umask())  # mkstemp makes 0600; the output gets the usual mode
+        yield tmp
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _exchange(a: Path, b: Path) -> bool:

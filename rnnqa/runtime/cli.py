@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
+from rnnqa.batch.files import DEFAULT_BATCH_SIZE, Progress, Summary, answer_file
+from rnnqa.batch.table_io import FORMATS
 from rnnqa.cli_common import EXIT_ERROR, report_errors
 from rnnqa.runtime.model import QAModel
 
@@ -23,15 +27,41 @@ PROMPT = "? "
 @click.option("--top-k", type=click.IntRange(min=1), help="Also show the K most likely answers.")
 @click.option("--threshold", type=click.FloatRange(0, 1), help="Override the bundle's confidence threshold.")
 @click.option("--threads", type=click.IntRange(min=1), help="onnxruntime intra-op threads (default 1).")
+@click.option("--input", "input_path", type=click.Path(path_type=Path),
+              help="Answer the question column of this CSV, JSON Lines or Parquet file (see docs/batch.md).")
+@click.option("--output", "output_path", type=click.Path(path_type=Path),
+              help="With --input: the file to write (with --engine ray, a directory of files), replaced atomically.")
+@click.option("--input-format", type=click.Choice(FORMATS), help="With --input: its format (default: from the extension).")
+@click.option("--output-format", type=click.Choice(FORMATS), help="With --input: the output's format (default: from the extension).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE,
+              help="With --input: rows answered per onnxruntime call.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local",
+              help="With --input: answer in this process, or on Ray Data (needs the ray extra).")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="With --engine ray: answering actors (default: the cluster's CPUs less one).")
+@click.option("--address", help="With --engine ray: an existing Ray cluster (default: a local one for this job).")
 @report_errors
 def main(questions: tuple[str, ...], bundle_dir: Path, as_json: bool, top_k: int | None,
-         threshold: float | None, threads: int | None) -> None:
-    """Answer QUESTIONS; with none, answer one question per line of standard input.
+         threshold: float | None, threads: int | None, input_path: Path | None, output_path: Path | None,
+         input_format: str | None, output_format: str | None, batch_size: int, engine: str,
+         workers: int | None, address: str | None) -> None:
+    """Answer QUESTIONS; with none, answer one question per line of standard input; with --input, answer a
+    file's question column into --output.
 
     Prints the answer, or "I don't know" when its confidence is below the threshold. Exactly one
     output line per question; a bad question gets an error line and the rest go on (exit code 1
-    at the end if any failed).
+    at the end if any failed). With --input, a bad row gets an error column and the rest go on; a
+    one-line summary goes to stderr (exit code 1 if any row had an error).
     """
+    _check_usage(questions, as_json, top_k, input_path, output_path, engine, workers, address)
+    if input_path is not None:
+        summary = _answer_stored(bundle_dir, input_path, output_path, threshold=threshold, threads=threads,
+                                 input_format=input_format, output_format=output_format, batch_size=batch_size,
+                                 engine=engine, workers=workers, address=address)
+        click.echo(str(summary), err=True)
+        if summary.errors:
+            sys.exit(EXIT_ERROR)
+        return
     model = QAModel.load(bundle_dir, threads=threads, threshold=threshold)
     interactive = not questions and sys.stdin.isatty()
     source = questions or _stdin_lines(interactive)
@@ -43,6 +73,58 @@ def main(questions: tuple[str, ...], bundle_dir: Path, as_json: bool, top_k: int
         sys.stdout.flush()
     if failed:
         sys.exit(EXIT_ERROR)
+
+
+def _check_usage(questions: tuple[str, ...], as_json: bool, top_k: int | None, input_path: Path | None,
+                 output_path: Path | None, engine: str, workers: int | None, address: str | None) -> None:
+    if input_path is None:
+        if output_path is not None:
+            raise click.UsageError("--output needs --input")
+        return
+    if output_path is None:
+        raise click.UsageError("--input needs --output")
+    if questions:
+        raise click.UsageError("give QUESTIONS or --input, not both")
+    if as_json or top_k:
+        raise click.UsageError("--json and --top-k answer questions one by one; --input writes a table")
+    if engine != "ray" and (workers is not None or address is not None):
+        raise click.UsageError("--workers and --address need --engine ray")
+
+
+def _answer_stored(bundle_dir: Path, input_path: Path, output_path: Path, *, threshold: float | None,
+                   threads: int | None, input_format: str | None, output_format: str | None, batch_size: int,
+                   engine: str, workers: int | None, address: str | None) -> Summary:
+    if engine == "ray":
+        from rnnqa.batch.ray_engine import answer_with_ray  # ray and pyarrow only here
+
+        return answer_with_ray(bundle_dir, input_path, output_path, input_format=input_format,
+                               output_format=output_format, batch_size=batch_size, workers=workers,
+                               address=address, threshold=threshold, threads=threads,
+                               progress=sys.stderr.isatty())
+    model = QAModel.load(bundle_dir, threads=threads, threshold=threshold)
+    with _progress_bar() as progress:
+        return answer_file(model, input_path, output_path, input_format=input_format, output_format=output_format,
+                           batch_size=batch_size, progress=progress)
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Progress | None]:
+    """A progress bar on stderr when it is a terminal (created at the first report, when the total is known)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    bars: list = []
+
+    def report(done: int, total: int) -> None:
+        if not bars:
+            bars.append(click.progressbar(length=max(total, 1), label="answering", file=sys.stderr))
+        bars[0].update(done - bars[0].pos)
+
+    try:
+        yield report
+    finally:
+        if bars:
+            bars[0].render_finish()
 
 
 def _stdin_lines(interactive: bool):

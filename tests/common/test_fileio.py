@@ -62,3 +62,24 @@ def test_stale_staging_of_dead_processes_is_cleaned(tmp_path):
     with atomic_directory(tmp_path / "out", overwrite=True, error=ExportError):
         pass
     assert not dead.exists() and live.exists() and other.exists()
+
+
+def test_atomic_file_replaces_only_when_complete(tmp_path):
+    target = tmp_path / "out.csv"
+    target.write_text("old")
+    with fileio.atomic_file(target) as tmp:
+        tmp.write_text("new")
+        assert target.read_text() == "old" and tmp.parent == tmp_path
+    assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+    assert target.stat().st_mode & 0o777 == 0o666 & ~fileio._umask()
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_atomic_file_keeps_the_old_file_on_error(tmp_path, error):
+    target = tmp_path / "out.csv"
+    target.write_text("old")
+    with pytest.raises(error):
+        with fileio.atomic_file(target) as tmp:
+            tmp.write_text("partial")
+            raise error()
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["out.csv"]

@@ -1,16 +1,17 @@
-"""The runtime must stay light: importing it, or running qa-ask, loads neither torch nor pandas."""
+"""The runtime must stay light: importing it, or running qa-ask (on questions or a CSV/JSON Lines file), loads
+neither torch nor pandas, nor pyarrow or ray (the ray extra, for Parquet and --engine ray)."""
 
 import subprocess
 import sys
 
 import pytest
 
-HEAVY = ("torch", "pandas", "onnx", "matplotlib", "rnnqa.train", "rnnqa.export", "rnnqa.data.table")
+HEAVY = ("torch", "pandas", "pyarrow", "ray", "onnx", "matplotlib", "rnnqa.train", "rnnqa.export", "rnnqa.data.table")
 
 CHECK = """
 import sys
 {code}
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in {{"torch", "pandas", "matplotlib", "onnx"}}
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in {{"torch", "pandas", "pyarrow", "ray", "matplotlib", "onnx"}}
                or m.startswith(("rnnqa.train", "rnnqa.export", "rnnqa.data.table")))
 print("HEAVY:" + ",".join(heavy))
 """
@@ -22,7 +23,8 @@ def run_python(code: str) -> str:
 
 
 def test_importing_the_runtime_loads_nothing_heavy():
-    assert run_python("import rnnqa.runtime, rnnqa.runtime.cli").splitlines()[-1] == "HEAVY:"
+    code = "import rnnqa.runtime, rnnqa.runtime.cli, rnnqa.batch.column, rnnqa.batch.files, rnnqa.batch.table_io"
+    assert run_python(code).splitlines()[-1] == "HEAVY:"
 
 
 def test_running_qa_ask_loads_nothing_heavy(make_bundle):
@@ -35,6 +37,21 @@ def test_running_qa_ask_loads_nothing_heavy(make_bundle):
     assert len(lines) == 2 and lines[-1] == "HEAVY:"
 
 
-@pytest.mark.parametrize("module", HEAVY[:2])
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_answering_a_csv_or_jsonl_file_loads_nothing_heavy(make_bundle, tmp_path, suffix):
+    source = tmp_path / f"in{suffix}"
+    source.write_text("question\nWhat is the capital of Peru?\n" if suffix == ".csv"
+                      else '{"question": "What is the capital of Peru?"}\n')
+    args = ["--bundle", str(make_bundle("gru")), "--input", str(source), "--output", str(tmp_path / f"out{suffix}")]
+    code = (
+        "from rnnqa.runtime.cli import main\n"
+        f"try:\n    main({args!r})\n"
+        "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
+    )
+    assert run_python(code).splitlines()[-1] == "HEAVY:"
+    assert (tmp_path / f"out{suffix}").exists()
+
+
+@pytest.mark.parametrize("module", HEAVY[:4])
 def test_the_check_itself_sees_heavy_modules(module):
     assert module in run_python(f"import {module}")

@@ -1,0 +1,181 @@
+"""``qa-ask --input … --engine ray``: the stored-questions job on Ray Data (the ``ray`` extra).
+
+Reads the input as a stream (``read_parquet`` / ``read_csv`` / ``read_json(lines=True)``), answers it with
+``map_batches`` over a pool of :class:`~rnnqa.batch.column.BatchAnswerer` actors (each loads the bundle
+once), keeps the input's row order, and writes a directory of Parquet or CSV files, ``part-000000.*`` in
+row order, into a staging directory that replaces the output atomically. Imported only for this engine.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+
+from rnnqa.batch.column import QUESTION_COLUMN, BatchAnswerer
+from rnnqa.batch.files import DEFAULT_BATCH_SIZE, Summary, check_output_path
+from rnnqa.batch.parquet_io import answer_fields, import_pyarrow
+from rnnqa.batch.table_io import check_columns, file_format, open_reader
+from rnnqa.errors import BatchError, ConfigError
+from rnnqa.fileio import atomic_directory
+
+try:
+    import ray
+    import ray.data
+    from ray.data import Datasink
+    from ray.data.block import BlockAccessor
+except ImportError as exc:
+    raise BatchError("--engine ray needs Ray Data: pip install 'rnnqa[ray]'") from exc
+
+OUTPUT_FORMATS = ("parquet", "csv")
+BLOCK_BYTES = 4 << 20  # Ray blocks of ~4 MiB: a one-file input still feeds every actor
+_READ_CPUS = 1  # what one Ray read or write task asks for (Ray's default)
+
+
+def answer_with_ray(bundle_dir: str | Path, input: str | Path, output: str | Path, *,
+                    input_format: str | None = None, output_format: str | None = None,
+                    batch_size: int = DEFAULT_BATCH_SIZE, workers: int | None = None, address: str | None = None,
+                    threshold: float | None = None, threads: int | None = None, progress: bool = False) -> Summary:
+    """Answer every question of ``input`` into the directory ``output`` on Ray Data.
+
+    Args:
+        bundle_dir: the bundle; every Ray node must see it at this path.
+        input: a CSV, JSON Lines or Parquet file with a ``question`` column (read with Arrow: every CSV
+            column as text, JSON and Parquet types as Arrow reads them).
+        output: the directory to write (``part-*.parquet`` or ``part-*.csv``, by its extension or
+            ``output_format``), replaced atomically.
+        batch_size: rows per ``map_batches`` batch.
+        workers: answering actors; default the cluster's CPUs less one (at least one).
+        address: an existing Ray cluster; default: a local one, started and stopped for this job (an
+            already initialised Ray is used as it is).
+        threshold, threads: as for :class:`~rnnqa.runtime.QAModel`.
+        progress: show Ray Data's progress bars.
+
+    Returns:
+        Rows written and rows with an ``error``.
+
+    Raises:
+        BatchError: the input has no ``question`` column (or a column the output adds), is not a file Arrow
+            can read, the output format is not Parquet or CSV, or the cluster has under 2 CPUs.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    input, output = Path(input).resolve(), Path(output).resolve()
+    source, target = file_format(input, input_format), file_format(output, output_format)
+    if target not in OUTPUT_FORMATS:
+        raise BatchError(f"{output}: --engine ray writes {' or '.join(OUTPUT_FORMATS)}, not {target}")
+    check_output_path(input, output)
+    reader = open_reader(input, source, batch_size)
+    reader.close()
+    check_columns(input, reader.columns)
+    started = _start_ray(address)
+    try:
+        cpus = ray.cluster_resources().get("CPU", 0)
+        workers = workers or max(1, int(cpus) - 1)
+        context = ray.data.DataContext.get_current()
+        context.execution_options.preserve_order = True
+        context.enable_progress_bars = progress
+        context.target_max_block_size = BLOCK_BYTES
+        answerer = {"bundle_dir": str(Path(bundle_dir).resolve()), "column": QUESTION_COLUMN,
+                    "threshold": threshold, "threads": threads}
+        dataset = _read(input, source, reader.columns).map_batches(
+            BatchAnswerer, fn_constructor_kwargs=answerer, batch_format="pyarrow", batch_size=batch_size,
+            compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=_actor_cpus(cpus, workers))
+        with atomic_directory(output, overwrite=True, error=BatchError) as staging:
+            sink = OrderedFileSink(str(staging), target)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", category=UserWarning, module=r"ray\.data")
+                try:
+                    dataset.write_datasink(sink)
+                except ray.exceptions.RayError as exc:
+                    raise BatchError(f"{input}: the Ray job failed: {_cause(exc)}") from exc
+        return Summary(sink.rows, sink.errors, output)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _start_ray(address: str | None) -> bool:
+    """Connect to ``address`` (or start a local Ray) unless Ray is initialised; True if this call started it."""
+    if ray.is_initialized():
+        return False
+    try:
+        ray.init(address=address, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        raise BatchError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {exc}") from exc
+    # Not Ray Data's per-run INFO lines and tips, nor its traceback of a failed task: that comes back to
+    # this process as an exception, reported in one line.
+    logging.getLogger("ray.data").setLevel(logging.CRITICAL)
+    return True
+
+
+def _actor_cpus(cpus: float, workers: int) -> float:
+    """CPUs each actor reserves: at most one, and never so many that no read or write task can run —
+    with every slot taken by actors, Ray would never schedule a read and the job would hang.
+
+    Raises:
+        BatchError: the cluster has under 2 CPUs.
+    """
+    spare = cpus - _READ_CPUS
+    if spare < 1:
+        raise BatchError(f"--engine ray needs a cluster with at least 2 CPUs; this one has {cpus:g}")
+    return min(1.0, int(spare / workers * 100) / 100) or 0.01
+
+
+def _read(input: Path, fmt: str, columns: list[str]):
+    if fmt == "parquet":
+        return ray.data.read_parquet(str(input))
+    if fmt == "jsonl":
+        return ray.data.read_json(str(input), lines=True, file_extensions=None)
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    as_text = pacsv.ConvertOptions(column_types={c: pa.string() for c in columns})  # as the local engine reads it
+    return ray.data.read_csv(str(input), convert_options=as_text, file_extensions=None)
+
+
+class OrderedFileSink(Datasink):
+    """Each Ray write task writes its blocks, in order, to ``part-<task index>.<format>`` — the task index
+    follows the row order when ``preserve_order`` is on, so the files sorted by name are the rows in order.
+    (Ray's own ``write_parquet`` writes a task's blocks with a multi-threaded Arrow writer that can reorder
+    them within a file.) Counts the rows and errors written, for the summary."""
+
+    def __init__(self, path: str, fmt: str):
+        self.path, self.fmt = path, fmt
+        self.rows = self.errors = 0
+
+    def write(self, blocks: Iterable, ctx) -> tuple[int, int]:
+        pa, pq = import_pyarrow()
+        import pyarrow.csv as pacsv
+
+        tables = [t for t in (BlockAccessor.for_block(b).to_arrow() for b in blocks) if t.num_rows]
+        if not tables:
+            return 0, 0
+        table = pa.concat_tables(tables, promote_options="permissive")
+        pickled = [f.name for f in table.schema if isinstance(f.type, pa.ExtensionType)
+                   and "pickled" in str(f.type)]
+        if pickled:  # Ray's fallback for a column Arrow cannot type: never written as pickles
+            raise ValueError(f"column(s) {', '.join(pickled)} mix value types, which Arrow cannot store; "
+                             "use --engine local")
+        for f in answer_fields(pa):  # a batch where every row is (or none is) an error has null-typed columns
+            table = table.set_column(table.schema.get_field_index(f.name), f, table[f.name].cast(f.type))
+        path = os.path.join(self.path, f"part-{ctx.task_idx:06d}.{self.fmt}")
+        if self.fmt == "parquet":
+            pq.write_table(table, path)
+        else:
+            pacsv.write_csv(table, path)
+        return table.num_rows, table.num_rows - table["error"].null_count
+
+    def on_write_complete(self, write_result) -> None:
+        self.rows = sum(rows for rows, _ in write_result.write_returns)
+        self.errors = sum(errors for _, errors in write_result.write_returns)
+
+
+def _cause(exc: BaseException) -> str:
+    """The first line of the exception a Ray task raised (a RayTaskError carries it as ``cause``; Ray Data
+    appends its retry advice below)."""
+    cause = getattr(exc, "cause", None) or exc
+    lines = [line for line in str(cause).splitlines() if line.strip()]
+    return f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
