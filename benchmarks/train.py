@@ -24,7 +24,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 
 from rnnqa.data.table import QAPairs
 from rnnqa.data.tensors import encode_pairs
@@ -76,8 +75,7 @@ def measure_bare(result, pairs: QAPairs, cfg: TrainConfig, chunks: int, distribu
     data = data.to(device)
     torch.manual_seed(cfg.seed)
     model = QAClassifier(result.model_config).to(device)
-    net = model if distributed is None else DistributedDataParallel(
-        model, device_ids=[device.index] if device.type == "cuda" else None, forward_sync_buffers=False)
+    net = model if distributed is None else distributed.wrap(model, device)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     loss_fn = nn.CrossEntropyLoss()
     step_rows = cfg.batch_size // world * rows_per_question(cfg)
@@ -150,7 +148,7 @@ def main() -> None:
         args.device, args.batch_size = device, batch_size or (4096 if device == "cuda" else 512)
         rows.append({"setting": f"{device}, one process", "batch": args.batch_size, **measure(args, None, device)})
         if not args.skip_torchrun:
-            for processes in (1, 2):
+            for processes in [p for p in (1, 2) if device == "cpu" or p <= torch.cuda.device_count()]:
                 rows.append({"setting": f"{device}, torchrun × {processes}", "batch": args.batch_size,
                              **under_torchrun(args, processes)})
     record = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,

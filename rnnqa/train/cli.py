@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from rnnqa.cli_common import report_errors
+from rnnqa.errors import RnnqaError
 from rnnqa.data.text import TOKENIZERS
 from rnnqa.train.model import CELLS, READOUTS, ModelConfig
 from rnnqa.train.trainer import TrainConfig
@@ -27,9 +28,9 @@ _MODEL = {f.name: f.default for f in dataclasses.fields(ModelConfig)}  # the def
               help="Run directory to write (replaced only when training succeeds).")
 @click.option("--val-csv", type=click.Path(dir_okay=False, path_type=Path), help="Validation CSV.")
 @click.option("--val-split", default=_DEFAULTS.val_split, type=float, help="Share of CSV held out for validation.")
-@click.option("--ood", "ood_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--ood", "ood_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Out-of-domain questions, one per line: report how many get \"I don't know\".")
-@click.option("--near-miss", "near_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--near-miss", "near_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Near misses (a question,kind CSV or one per line): report how many get \"I don't know\".")
 @click.option("--target-rejection", default=0.95, type=click.FloatRange(0, 1),
               help="With validation questions and --ood or --near-miss, and no --threshold: the threshold is "
@@ -114,11 +115,17 @@ def main(csv_path, out_dir, val_csv, val_split, ood_path, near_path, target_reje
         with nullcontext() if quiet else bar:
             result = train(pairs, model_config, config, val_pairs,
                            on_epoch=None if quiet else lambda m: bar.update(1, m), distributed=distributed)
+        failure = None
         if main_rank:
-            _report_and_save(result, pairs, val_pairs, csv_path, out_dir, threshold, ood_path, near_path,
-                             target_rejection)
-        if distributed is not None:
-            distributed.barrier()  # the other ranks end once rank 0 has written the run
+            try:
+                _report_and_save(result, pairs, val_pairs, csv_path, out_dir, threshold, ood_path, near_path,
+                                 target_rejection)
+            except RnnqaError as exc:
+                failure = exc
+        if distributed is not None:  # the other ranks wait for rank 0, and fail in one line if it failed
+            distributed.finish(None if failure is None else str(failure))
+        if failure is not None:
+            raise failure
 
 
 def _report_and_save(result, pairs, val_pairs, csv_path: Path, out_dir: Path, threshold: float | None,

@@ -41,27 +41,34 @@ class LoadedRun:
 
 
 def save_run(result: TrainResult, out_dir: str | Path, *, data: str = "", notes: list[str] = ()) -> Path:
-    """Write ``result`` as a run directory, replacing any previous run there only when complete."""
+    """Write ``result`` as a run directory, replacing any previous run there only when complete.
+
+    Raises:
+        RunError: the directory cannot be written (the previous run, if any, is left as it was).
+    """
     out_dir = Path(out_dir)
-    with atomic_directory(out_dir, overwrite=True, error=RunError) as tmp:
-        torch.save(result.model.state_dict(), tmp / WEIGHTS)
-        write_json(tmp / VOCAB, result.vocab.to_json(), compact=True)
-        _write_metrics(result, tmp / METRICS)
-        plot_history(result.history, tmp / "plots")
-        # config.json last: a directory without it is never taken for a run (e.g. after a kill)
-        write_json(
-            tmp / CONFIG,
-            {
-                "model": result.model_config.to_json(),
-                "train": result.train_config.to_json(),
-                "device": result.device,
-                "world_size": result.world_size,
-                "epochs_run": len(result.history),
-                "stopped_early": result.stopped_early,
-                "data": data,
-                "notes": list(notes),
-            },
-        )
+    try:
+        with atomic_directory(out_dir, overwrite=True, error=RunError) as tmp:
+            torch.save(result.model.state_dict(), tmp / WEIGHTS)
+            write_json(tmp / VOCAB, result.vocab.to_json(), compact=True)
+            _write_metrics(result, tmp / METRICS)
+            plot_history(result.history, tmp / "plots")
+            # config.json last: a directory without it is never taken for a run (e.g. after a kill)
+            write_json(
+                tmp / CONFIG,
+                {
+                    "model": result.model_config.to_json(),
+                    "train": result.train_config.to_json(),
+                    "device": result.device,
+                    "world_size": result.world_size,
+                    "epochs_run": len(result.history),
+                    "stopped_early": result.stopped_early,
+                    "data": data,
+                    "notes": list(notes),
+                },
+            )
+    except OSError as exc:  # a parent that is a file, a full disk …: one line, and no half-written run
+        raise RunError(f"{out_dir}: cannot write the run: {exc.strerror or exc}") from exc
     return out_dir
 
 

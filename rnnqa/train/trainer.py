@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 import time
 from collections.abc import Callable
@@ -10,7 +12,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data.distributed import DistributedSampler
 
 from rnnqa.bundle_format import DEFAULT_THRESHOLD
@@ -207,6 +208,8 @@ def train(
         pairs, val_pairs = split_pairs(pairs, cfg.val_split, cfg.seed)
     vocab = Vocabulary.build(pairs.questions, answers, make_tokenizer(cfg.tokenizer))
     mcfg = ModelConfig(vocab_size=len(vocab), num_answers=len(vocab.answers), **(model_config or {}))
+    if distributed is not None:  # every rank must train on the same rows with the same settings
+        distributed.agree("the training data and settings", _digest(pairs, cfg, mcfg))
     data = encode_pairs(pairs, vocab, mcfg.max_len)
     gate, notes = None, []
     if cfg.gate:
@@ -219,14 +222,14 @@ def train(
 
     torch.manual_seed(cfg.seed)
     model = QAClassifier(mcfg)
+    if distributed is not None:
+        torch.manual_seed(cfg.seed + rank)  # dropout masks differ between ranks, like their rows
     if gate is not None:
         model.gate_content.copy_(gate[0])
         model.gate_rows.copy_(gate[1])
         model.gate_counts.copy_(gate[2])
     model = model.to(device)
-    net = model if distributed is None else DistributedDataParallel(
-        model, device_ids=[device.index] if device.type == "cuda" else None,
-        forward_sync_buffers=False)  # the gate's tables never change: no copy from rank 0 per step
+    net = model if distributed is None else distributed.wrap(model, device)
     val = None if val_pairs is None else encode_pairs(val_pairs, vocab, mcfg.max_len).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     plain_loss = nn.CrossEntropyLoss()
@@ -259,7 +262,7 @@ def train(
         loss, accuracy = evaluate(model, data, plain_loss, distributed)
         val_loss, val_acc = (None, None) if val is None else evaluate(model, val, plain_loss, distributed)
         metrics = EpochMetrics(epoch, loss, accuracy, val_loss, val_acc, time.perf_counter() - start,
-                               len(order) * world, train_seconds)
+                               min(len(order) * world, len(data)), train_seconds)  # not the sampler's padding
         history.append(metrics)
         if on_epoch is not None:
             on_epoch(metrics)
@@ -271,6 +274,11 @@ def train(
         distributed.check_replicas(model)
     model.to("cpu").eval()
     return TrainResult(model, vocab, mcfg, cfg, history, device.type, stopped_early, notes, world)
+
+
+def _digest(pairs: QAPairs, cfg: TrainConfig, mcfg: ModelConfig) -> str:
+    text = json.dumps([pairs.questions, pairs.answers, cfg.to_json(), mcfg.to_json()], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True)

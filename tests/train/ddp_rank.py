@@ -30,5 +30,9 @@ def recording_save_run(*args, **kwargs):
 
 rnnqa.train.trainer.train = recording_train
 rnnqa.train.run.save_run = recording_save_run
-main(sys.argv[1:], standalone_mode=False)
+args = sys.argv[1:]
+if os.environ.get("RANK1_CSV") and rank == "1":  # a rank that reads other data (a node with another file)
+    args[0] = os.environ["RANK1_CSV"]
+main(args, standalone_mode=False)  # a typed error exits 1 here, as qa-train does
 torch.save(results[0].model.state_dict(), dump / f"rank{rank}.pt")
+

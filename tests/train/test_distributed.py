@@ -40,17 +40,41 @@ def test_steps_per_epoch_caps_an_epoch_and_the_throughput_is_measured(seed_csv):
     assert all(0 < m.train_seconds <= m.seconds for m in history)
 
 
+def _torchrun(root: Path, csv: Path, out: Path, epochs: int, **env) -> subprocess.CompletedProcess:
+    """tests/train/ddp_rank.py (qa-train, recorded) under torchrun with two gloo processes."""
+    env = {**os.environ, "DUMP_DIR": str(root), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(HERE.parents[1]), **env}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+               str(HERE / "ddp_rank.py"), str(csv), "--out", str(out), "--epochs", str(epochs),
+               "--device", "cpu", "--quiet"]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+
 @pytest.fixture(scope="module")
 def torchrun_job(seed_csv, tmp_path_factory):
     """qa-train on the seed CSV with two gloo processes (2 × 8 questions per global batch of 16)."""
     root = tmp_path_factory.mktemp("ddp")
-    env = {**os.environ, "DUMP_DIR": str(root), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(HERE.parents[1])}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-               str(HERE / "ddp_rank.py"), str(seed_csv), "--out", str(root / "run"), "--epochs", str(EPOCHS),
-               "--device", "cpu", "--quiet"]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    done = _torchrun(root, seed_csv, root / "run", EPOCHS)
     assert done.returncode == 0, done.stderr[-3000:]
     return root, done
+
+
+@pytest.mark.slow
+def test_ranks_reading_different_data_are_refused_before_training(seed_csv, tmp_path):
+    fewer = tmp_path / "fewer.csv"
+    fewer.write_text("\n".join(seed_csv.read_text(encoding="utf-8").splitlines()[:-1]) + "\n", encoding="utf-8")
+    done = _torchrun(tmp_path, seed_csv, tmp_path / "run", 2, RANK1_CSV=str(fewer))
+    assert done.returncode != 0
+    assert "disagree on the training data and settings: rank(s) 1 differ from rank 0" in done.stderr
+    assert not (tmp_path / "run").exists() and not list(tmp_path.glob("saved-by-rank*"))
+
+
+@pytest.mark.slow
+def test_when_rank_0_cannot_write_the_run_every_rank_says_so_in_one_line(seed_csv, tmp_path):
+    (tmp_path / "taken").write_text("a file where the run should go")
+    done = _torchrun(tmp_path, seed_csv, tmp_path / "taken" / "run", 2)
+    assert done.returncode != 0
+    assert "error: " in done.stderr and "error: rank 0 could not write the run: " in done.stderr
+    assert "[rank1]: Traceback" not in done.stderr and "[rank0]: Traceback" not in done.stderr
 
 
 def test_every_rank_ends_with_the_same_weights(torchrun_job):
