@@ -71,11 +71,12 @@ class BatchAnswerer:
         column: the column holding the questions.
         threshold: confidence needed for ``known``; default: the manifest's.
         threads: onnxruntime intra-op threads (default 1).
+        public_key: the key the bundle must be signed with (default: ``$RNNQA_PUBLIC_KEY``, else none).
     """
 
     def __init__(self, bundle_dir: str | Path, column: str = QUESTION_COLUMN, *, threshold: float | None = None,
-                 threads: int | None = None):
-        self.model = QAModel.load(bundle_dir, threshold=threshold, threads=threads)
+                 threads: int | None = None, public_key: str | Path | None = None):
+        self.model = QAModel.load(bundle_dir, threshold=threshold, threads=threads, public_key=public_key)
         self.column = column
 
     def __call__(self, batch):

@@ -57,12 +57,13 @@ def answer_file(model: QAModel | str | Path, input: str | Path, output: str | Pa
 
     Returns:
         The rows written and how many had an error (a missing, empty or non-text question, a line that
-        is not a JSON object …): those rows have an ``error`` and no answer; the others are answered.
+        is not a JSON object, a CSV row that is not UTF-8 …): those rows have an ``error`` and no answer;
+        the others are answered.
 
     Raises:
         BatchError: the input cannot be read as a whole (missing, no ``question`` column, a column the output
-            would add, not UTF-8, not Parquet), the output cannot be written, is the input, or pyarrow is
-            missing for Parquet. ``output`` is then untouched.
+            would add, a CSV header that is not UTF-8, not Parquet), the output cannot be written, is the
+            input, or pyarrow is missing for Parquet. ``output`` is then untouched.
         ConfigError: ``batch_size`` is not a positive integer.
         BundleError: ``model`` is a bundle directory that does not load.
     """

@@ -3,8 +3,8 @@ standard library, Parquet with pyarrow (:mod:`rnnqa.batch.parquet_io`, imported 
 
 A reader yields :class:`Chunk` objects of at most ``batch_size`` rows; a writer takes each chunk with its
 answer columns. Memory stays one chunk deep however large the file. A row that cannot be read (a JSON
-Lines line that is not a JSON object, a CSV row with the wrong number of fields) is not an error: it
-becomes a row with a ``problem`` text, and the job goes on.
+Lines line that is not a JSON object, a CSV row with the wrong number of fields or bytes that are not
+UTF-8) is not an error: it becomes a row with a ``problem`` text, and the job goes on.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from rnnqa.errors import BatchError
 FORMATS = ("csv", "jsonl", "parquet")
 EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 _CSV_BOOL = {True: "true", False: "false", None: None}  # as JSON and Arrow's CSV writer spell them
+# The csv module refuses a field over 128 KiB; a question that long is still a row (the tokenizer keeps its
+# first max_len tokens). 2**31 - 1 is the largest limit a C long takes on every platform.
+CSV_FIELD_LIMIT = 2**31 - 1
 
 
 @dataclass
@@ -129,52 +132,82 @@ def _open_input(path: Path, mode: str, **kwargs):
 
 class CsvReader:
     """A CSV file with a header row, UTF-8 (a byte-order mark is skipped). Every value is text; a blank
-    line is skipped; a row with more or fewer fields than the header is a row with a problem."""
+    line is skipped; a row with more or fewer fields than the header, or with bytes that are not UTF-8, is
+    a row with a problem (the bad bytes shown as U+FFFD)."""
 
     schema = None
 
     def __init__(self, path: Path, batch_size: int):
         self.path, self._batch_size = path, batch_size
-        self._fh = _open_input(path, "r", newline="", encoding="utf-8-sig")
+        # surrogateescape: a byte that is not UTF-8 becomes a lone surrogate, found per chunk, not a failed read
+        self._fh = _open_input(path, "r", newline="", encoding="utf-8-sig", errors="surrogateescape")
         self.total = os.fstat(self._fh.fileno()).st_size
         self._rows = csv.reader(self._fh)
+        self.columns = self._header()
+
+    def _header(self) -> list[str]:
         try:
-            self.columns = next(self._rows, None)
-        except (csv.Error, UnicodeDecodeError) as exc:
+            columns = self._read(1)
+        except BatchError:
             self.close()
-            raise BatchError(f"{path}: cannot read the header: {exc}") from exc
-        if self.columns is None:
+            raise
+        if not columns:
             self.close()
-            raise BatchError(f"{path}: empty file, no header row")
+            raise BatchError(f"{self.path}: empty file, no header row")
+        if not _is_utf8(columns):
+            self.close()
+            raise BatchError(f"{self.path}: the header row is not valid UTF-8")
+        return columns[0]
 
     def __iter__(self) -> Iterator[Chunk]:
         width, at = len(self.columns), self.columns.index(QUESTION_COLUMN)
         while True:
-            try:
-                rows = list(islice(self._rows, self._batch_size))
-            except (csv.Error, UnicodeDecodeError) as exc:
-                raise BatchError(f"{self.path}: line {self._rows.line_num}: {exc}") from exc
+            rows = self._read(self._batch_size)
             if not rows:
                 return
             problems: dict[int, str] = {}
-            if set(map(len, rows)) != {width}:  # rare: found without a Python loop over the rows
+            if set(map(len, rows)) != {width} or not _is_utf8(rows):  # rare: found without a loop over the rows
                 rows, problems = _even(rows, width)
                 if not rows:
                     continue
             columns = list(zip(*rows))
             yield Chunk(columns, None, columns[at], self._fh.buffer.tell(), problems)
 
+    def _read(self, n: int) -> list[list[str]]:
+        """The next ``n`` rows (fewer at the end of the file)."""
+        limit = csv.field_size_limit(CSV_FIELD_LIMIT)  # a process-wide setting: restored after the read
+        try:
+            return list(islice(self._rows, n))
+        except csv.Error as exc:  # line_num counts the lines the parser has taken, so it is the line at fault
+            raise BatchError(f"{self.path}: line {self._rows.line_num}: {exc}") from exc
+        finally:
+            csv.field_size_limit(limit)
+
     def close(self) -> None:
         self._fh.close()
 
 
+def _is_utf8(rows: list[list[str]]) -> bool:
+    """Whether ``rows`` hold no undecodable byte (a lone surrogate from ``surrogateescape``): one C-level
+    encode of the whole chunk."""
+    try:
+        "".join(map("".join, rows)).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _even(rows: list[list[str]], width: int) -> tuple[list[list[str | None]], dict[int, str]]:
-    """``rows`` without blank lines, each cut or padded to ``width`` fields; the ragged ones as problems."""
+    """``rows`` without blank lines, each cut or padded to ``width`` fields, undecodable bytes as U+FFFD; the
+    ragged and undecodable ones as problems."""
     kept: list[list[str | None]] = []
     problems: dict[int, str] = {}
     for row in rows:
         if not row:
             continue
+        if not _is_utf8([row]):
+            problems[len(kept)] = "not valid UTF-8"
+            row = [field.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for field in row]
         if len(row) != width:
             problems[len(kept)] = f"has {len(row)} field(s); the header has {width}"
             row = (row + [None] * width)[:width]
@@ -183,21 +216,21 @@ def _even(rows: list[list[str]], width: int) -> tuple[list[list[str | None]], di
 
 
 class JsonlReader:
-    """JSON Lines, UTF-8: one JSON object a line. The columns are the keys of the first object; a later
-    object may lack some (they read as null). A line that is not valid JSON, not an object, or has a key
-    the first object lacks is a row with a problem; a blank line is skipped."""
+    """JSON Lines, UTF-8: one JSON object a line. The columns are the keys of every object in the file, in
+    the order they first appear (found by a first pass over the file, one line at a time); an object that
+    lacks some reads them as null. A line that is not valid JSON or not an object is a row with a problem;
+    a blank line is skipped."""
 
     schema = None
 
     def __init__(self, path: Path, batch_size: int):
         self.path, self._batch_size = path, batch_size
-        self.columns = _first_object_keys(path)
+        self.columns = _all_keys(path)
         self._fh = _open_input(path, "rb")
         self.total = os.fstat(self._fh.fileno()).st_size
 
     def __iter__(self) -> Iterator[Chunk]:
-        names, known = self.columns, set(self.columns)
-        at, loads = self.columns.index(QUESTION_COLUMN), json.loads
+        names, at, loads = self.columns, self.columns.index(QUESTION_COLUMN), json.loads
         while True:
             lines = list(islice(self._fh, self._batch_size))
             if not lines:
@@ -215,9 +248,6 @@ class JsonlReader:
                 if type(record) is not dict:
                     problems[len(records)] = f"not a JSON object but {_json_kind(record)}"
                     record = {}
-                elif not record.keys() <= known:
-                    extra = ", ".join(repr(k) for k in record if k not in known)
-                    problems[len(records)] = f"has key(s) {extra} that the first object lacks"
                 records.append(record)
             if not records:
                 continue
@@ -228,7 +258,14 @@ class JsonlReader:
         self._fh.close()
 
 
-def _first_object_keys(path: Path) -> list[str]:
+def _all_keys(path: Path) -> list[str]:
+    """The keys of every JSON object in ``path``, in order of first appearance; one line in memory at a time.
+
+    Raises:
+        BatchError: the file cannot be opened or holds no JSON object.
+    """
+    keys: dict[str, None] = {}  # an ordered set
+    found = False
     with _open_input(path, "rb") as fh:
         for line in fh:
             try:
@@ -236,8 +273,12 @@ def _first_object_keys(path: Path) -> list[str]:
             except ValueError:
                 continue
             if type(record) is dict:
-                return list(record)
-    raise BatchError(f"{path}: no JSON object in the file, so no {QUESTION_COLUMN!r} key")
+                found = True
+                if not record.keys() <= keys.keys():
+                    keys.update(dict.fromkeys(record))
+    if not found:
+        raise BatchError(f"{path}: no JSON object in the file, so no {QUESTION_COLUMN!r} key")
+    return list(keys)
 
 
 def _json_kind(value: object) -> str:

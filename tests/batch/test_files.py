@@ -85,6 +85,42 @@ def test_ragged_csv_rows_and_blank_lines(model, tmp_path):
     assert (summary.rows, summary.errors) == (4, 2)
 
 
+def test_a_csv_row_that_is_not_utf8_is_an_error_row(model, tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"id,question\n1,What is the capital of Peru?\n2,caf\xff?\n3,Who wrote 'Hamlet'?\n"
+                     b"4,\xc3\xa9t\xc3\xa9\n")
+    summary = answer_file(model, path, tmp_path / "out.csv", batch_size=2)
+    out = read_csv(tmp_path / "out.csv")
+    assert [r["id"] for r in out] == ["1", "2", "3", "4"]
+    assert out[1]["error"] == "not valid UTF-8" and out[1]["question"] == "caf\ufffd?" and out[1]["answer"] == ""
+    assert out[0]["answer"] == "Lima" and out[2]["answer"] == "William Shakespeare" and out[3]["question"] == "été"
+    assert out[3]["error"] == "" and (summary.rows, summary.errors) == (4, 1)  # valid UTF-8 beyond ASCII
+    path.write_bytes(b"id,qu\xffestion\n1,x\n")
+    with pytest.raises(BatchError, match="the header row is not valid UTF-8"):
+        answer_file(model, path, tmp_path / "out2.csv")
+
+
+def test_a_huge_csv_field_is_read_and_the_field_limit_put_back(model, tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text(f"id,question,note\n1,What is the capital of Peru?,{'x' * 200_000}\n2,{'peru ' * 50_000},\n")
+    limit = csv.field_size_limit()
+    summary = answer_file(model, path, tmp_path / "out.jsonl")
+    out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert out[0]["answer"] == "Lima" and len(out[0]["note"]) == 200_000
+    assert out[1]["error"] is None and out[1]["answer"]  # cut to max_len tokens by the tokenizer, answered
+    assert summary.errors == 0 and csv.field_size_limit() == limit
+
+
+def test_a_csv_error_names_the_right_line(model, tmp_path, monkeypatch):
+    from rnnqa.batch import table_io
+
+    monkeypatch.setattr(table_io, "CSV_FIELD_LIMIT", 40)
+    path = tmp_path / "in.csv"
+    path.write_text('id,question\n1,"What is the\ncapital of Peru?"\n\n2,ok\n3,' + "x" * 50 + "\n4,ok\n")
+    with pytest.raises(BatchError, match=r"in\.csv: line 6: field larger than field limit \(40\)"):
+        answer_file(model, path, tmp_path / "out.csv", batch_size=2)
+
+
 def test_jsonl_round_trip_keeps_types_and_reports_bad_lines(model, tmp_path):
     lines = [json.dumps({"id": i, "question": q, "meta": {"n": i}}) for i, q in enumerate(QUESTIONS)]
     lines += ["{not json", "[1, 2]", "", json.dumps({"id": 9, "question": 42}), json.dumps({"id": 10}),
@@ -93,15 +129,34 @@ def test_jsonl_round_trip_keeps_types_and_reports_bad_lines(model, tmp_path):
     summary = answer_file(model, tmp_path / "in.jsonl", tmp_path / "out.ndjson", batch_size=3)
     out = [json.loads(line) for line in (tmp_path / "out.ndjson").read_text().splitlines()]
     assert len(out) == 10  # the blank line is skipped
-    assert list(out[0]) == ["id", "question", "meta", "answer", "confidence", "known", "error"]
+    assert list(out[0]) == ["id", "question", "meta", "surprise", "answer", "confidence", "known", "error"]
     assert [r["meta"] for r in out[:5]] == [{"n": i} for i in range(5)] and out[0]["id"] == 0
     check_answers(model, QUESTIONS, *([r[k] for r in out[:5]] for k in ("answer", "confidence", "known", "error")))
     assert out[5]["error"].startswith("not valid JSON") and out[5]["id"] is None
     assert out[6]["error"] == "not a JSON object but an array"
     assert out[7]["error"] == "question must be text, got int" and out[7]["id"] == 9
     assert out[8]["error"] == "question must be text, got nothing (a missing value)"
-    assert out[9]["error"] == "has key(s) 'surprise' that the first object lacks" and out[9]["answer"] is None
-    assert (summary.rows, summary.errors) == (10, 7)
+    assert out[9]["answer"] == "Lima" and out[9]["surprise"] == 1 and out[9]["error"] is None
+    assert [r["surprise"] for r in out[:9]] == [None] * 9
+    assert (summary.rows, summary.errors) == (10, 6)
+
+
+def test_jsonl_columns_are_every_key_in_order_of_first_appearance(model, tmp_path):
+    records = [{"question": "What is the capital of Peru?"}] * 5 + [
+        {"id": 6, "question": "Who wrote 'Hamlet'?", "lang": "en"}, {"lang": "fr", "question": "???", "x": None}]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    summary = answer_file(model, tmp_path / "in.jsonl", tmp_path / "out.csv", batch_size=2)  # keys after chunk 1
+    out = read_csv(tmp_path / "out.csv")
+    assert list(out[0]) == ["question", "id", "lang", "x", "answer", "confidence", "known", "error"]
+    assert [(r["id"], r["lang"]) for r in out] == [("", "")] * 5 + [("6", "en"), ("", "fr")]
+    assert [r["answer"] for r in out] == ["Lima"] * 5 + ["William Shakespeare", ""]
+    assert (summary.rows, summary.errors) == (7, 1) and out[6]["error"] == "question has no words"
+    (tmp_path / "late.jsonl").write_text('{"id": 1, "question": "x"}\n{"id": 2, "answer": "y"}\n')
+    with pytest.raises(BatchError, match="already has column\\(s\\) answer"):  # a clash on any line, not just the first
+        answer_file(model, tmp_path / "late.jsonl", tmp_path / "o.csv")
+    (tmp_path / "empty.jsonl").write_text("{}\n[1]\n")
+    with pytest.raises(BatchError, match=r"no 'question' column \(columns: none\)"):
+        answer_file(model, tmp_path / "empty.jsonl", tmp_path / "o.csv")
 
 
 def test_parquet_round_trip_keeps_types_and_metadata(model, tmp_path):
@@ -272,6 +327,19 @@ def test_memory_stays_flat_on_a_million_rows(bundle, tmp_path, fmt):
             1 for _ in open(tmp_path / f"out{n}.{fmt}")) - 1
         assert out_rows == n
     assert peaks[1_000_000] < peaks[100_000] * 1.15 + 20_000, peaks  # KiB: within 15% + 20 MB
+
+
+def test_importing_the_runtime_cli_does_not_import_the_batch_package():
+    code = "import sys, rnnqa.runtime.cli; print(sorted(m for m in sys.modules if m.startswith('rnnqa.batch')))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
+
+
+def test_the_cli_restates_the_batch_defaults_exactly():
+    from rnnqa.batch import table_io
+    from rnnqa.runtime import cli
+
+    assert cli.FORMATS == table_io.FORMATS and cli.DEFAULT_BATCH_SIZE == stored.DEFAULT_BATCH_SIZE
 
 
 def test_the_runtime_help_lists_the_batch_options():

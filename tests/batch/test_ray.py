@@ -2,6 +2,7 @@
 
 import csv
 import json
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -71,7 +72,15 @@ def test_csv_in_csv_out_keeps_text_columns(cluster, bundle, tmp_path):
     rows = [(f"{i:04d}", QUESTIONS[i % 6] or "") for i in range(600)]
     with open(tmp_path / "in.csv", "w", newline="") as fh:
         csv.writer(fh).writerows([("id", "question"), *rows])
+    (tmp_path / "out.csv").mkdir()
+    (tmp_path / "out.csv" / "part-000999.parquet").write_text("a previous output's file")  # replaced as a whole
+    context = ray.data.DataContext.get_current()  # the caller's settings, which the job must give back
+    context.execution_options.preserve_order, context.target_max_block_size = False, 64 << 20
+    context.enable_progress_bars = True
     summary = ray_engine.answer_with_ray(bundle, tmp_path / "in.csv", tmp_path / "out.csv", workers=2, batch_size=100)
+    assert (context.execution_options.preserve_order, context.target_max_block_size,
+            context.enable_progress_bars) == (False, 64 << 20, True)
+    assert not (tmp_path / "out.csv" / "part-000999.parquet").exists()
     out = []
     for part in sorted((tmp_path / "out.csv").iterdir()):
         with open(part, newline="") as fh:
@@ -101,6 +110,95 @@ def test_refusals(cluster, bundle, source, tmp_path):
     assert not (tmp_path / "out.parquet").exists()
 
 
+@pytest.fixture
+def no_ray(monkeypatch):
+    """Refusals must come before Ray starts: starting it fails the test."""
+    def start(address):
+        raise AssertionError("Ray was started")
+
+    monkeypatch.setattr(ray_engine, "_start_ray", start)
+
+
+def listing(directory):
+    return sorted((p.relative_to(directory).as_posix(), p.read_bytes()) for p in directory.rglob("*") if p.is_file())
+
+
+def test_refuses_an_output_directory_that_holds_the_input(no_ray, bundle, source, tmp_path):
+    (tmp_path / "in.parquet").write_bytes(source[0].read_bytes())
+    (tmp_path / "keep.txt").write_text("keep me")
+    before = listing(tmp_path)
+    with pytest.raises(BatchError, match="holds the input"):
+        ray_engine.answer_with_ray(bundle, tmp_path / "in.parquet", tmp_path, output_format="parquet")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "in.parquet").write_bytes(source[0].read_bytes())
+    before = listing(tmp_path)
+    with pytest.raises(BatchError, match="holds the input"):  # also deeper down, and through a ".." path
+        ray_engine.answer_with_ray(bundle, tmp_path / "sub" / "in.parquet", tmp_path / "sub" / ".." / "sub",
+                                   output_format="csv")
+    assert listing(tmp_path) == before
+
+
+def test_refuses_an_output_directory_holding_other_files(no_ray, bundle, source, tmp_path):
+    out = tmp_path / "out.parquet"
+    (out / "nested").mkdir(parents=True)
+    (out / "part-000000.parquet").write_text("old")
+    (out / "keep.txt").write_text("keep me")
+    with pytest.raises(BatchError, match=r"holds keep\.txt, nested, not only the part-\*\.parquet"):
+        ray_engine.answer_with_ray(bundle, source[0], out)
+    (out / "keep.txt").unlink()
+    with pytest.raises(BatchError, match="holds nested"):  # a directory is not a previous output's file either
+        ray_engine.answer_with_ray(bundle, source[0], out)
+    assert listing(out) == [("part-000000.parquet", b"old")]
+
+
+def test_refuses_an_output_that_is_a_file_and_a_ray_client_address(no_ray, bundle, source, tmp_path):
+    (tmp_path / "out.csv").write_text("a file, not a directory")
+    with pytest.raises(BatchError, match="is a file; --engine ray writes a directory"):
+        ray_engine.answer_with_ray(bundle, source[0], tmp_path / "out.csv")
+    assert (tmp_path / "out.csv").read_text() == "a file, not a directory"
+    with pytest.raises(BatchError, match="Ray Client is not supported.*--address auto"):
+        ray_engine.answer_with_ray(bundle, source[0], tmp_path / "new.parquet", address="ray://head:10001")
+    assert not (tmp_path / "new.parquet").exists()
+
+
+def test_the_cli_refuses_a_ray_client_address(no_ray, bundle, source, tmp_path):
+    result = CliRunner().invoke(main, ["--bundle", str(bundle), "--input", str(source[0]), "--output",
+                                       str(tmp_path / "out.parquet"), "--engine", "ray", "--address", "ray://h:1"])
+    assert result.exit_code == 1 and "Ray Client is not supported" in result.stderr
+
+
+def answered_block(n):
+    return pa.table({"question": ["q"] * n, "answer": ["a"] * n, "confidence": [0.5] * n, "known": [True] * n,
+                     "error": [None] * (n - 1) + ["bad"]})
+
+
+def test_the_sink_returns_its_task_index_and_refuses_a_gap(tmp_path):
+    sink = ray_engine.OrderedFileSink(str(tmp_path), "parquet")
+    assert sink.write([answered_block(3)], SimpleNamespace(task_idx=1)) == (1, 3, 1)
+    assert sink.write([], SimpleNamespace(task_idx=0)) == (0, 0, 0)  # no rows, still a task in the sequence
+    sink.on_write_complete(SimpleNamespace(write_returns=[(1, 3, 1), (0, 0, 0), (2, 5, 2)]))
+    assert (sink.rows, sink.errors) == (8, 3)
+    with pytest.raises(BatchError, match="write tasks 0, 2, not 0 to 1.*the output was not written"):
+        sink.on_write_complete(SimpleNamespace(write_returns=[(0, 3, 0), (2, 3, 0)]))
+    with pytest.raises(BatchError, match="write tasks 0, 0, 1, not 0 to 2"):
+        sink.on_write_complete(SimpleNamespace(write_returns=[(0, 3, 0), (1, 3, 0), (0, 3, 0)]))
+
+
+def test_a_sink_refusal_leaves_the_previous_output(cluster, bundle, source, tmp_path, monkeypatch):
+    (tmp_path / "out.parquet").mkdir()
+    (tmp_path / "out.parquet" / "part-000000.parquet").write_text("previous")
+
+    class Shifted(ray_engine.OrderedFileSink):  # defined here, so pickled by value to the write tasks
+        def write(self, blocks, ctx):  # as if Ray numbered the write tasks from 1
+            task, rows, errors = super().write(blocks, ctx)
+            return task + 1, rows, errors
+
+    monkeypatch.setattr(ray_engine, "OrderedFileSink", Shifted)
+    with pytest.raises(BatchError, match="the output was not written"):
+        ray_engine.answer_with_ray(bundle, source[0], tmp_path / "out.parquet", workers=1)
+    assert listing(tmp_path) == [("out.parquet/part-000000.parquet", b"previous")]
+
+
 def test_actor_cpus_always_leave_room_for_reads():
     assert ray_engine._actor_cpus(2, 1) == 1.0 and ray_engine._actor_cpus(2, 2) == 0.5
     assert ray_engine._actor_cpus(16, 4) == 1.0 and ray_engine._actor_cpus(3, 3) == 0.66
@@ -114,3 +212,15 @@ def test_batch_answerer_takes_numpy_batches(bundle):
                                                                               dtype=object)})
     assert list(out) == ["id", "question", "answer", "confidence", "known", "error"]
     assert out["answer"].tolist() == ["Lima", None] and out["error"][1].startswith("question must be text")
+
+
+def test_a_refused_bundle_stops_the_job_in_the_driver(make_bundle, make_keys, signed_bundle, tmp_path):
+    from rnnqa.errors import BundleError
+
+    source = tmp_path / "in.csv"
+    source.write_text("question\nWhat is the capital of Peru?\n")
+    with pytest.raises(BundleError, match="not signed"):  # from the driver, with the reason
+        ray_engine.answer_with_ray(make_bundle("gru"), source, tmp_path / "out.parquet", public_key=make_keys()[1])
+    assert not (tmp_path / "out.parquet").exists()
+    answerer = BatchAnswerer(signed_bundle, public_key=make_keys()[1])  # what each actor builds
+    assert answerer.model.bundle.signed_by
