@@ -13,7 +13,7 @@ JS := clients/js
 JS_STAMP := $(JS)/node_modules/.package-lock.json
 WEB_PORT ?= 8000
 
-.PHONY: demo test install js bench bench-clients bench-serve bench-train bench-batch web clean
+.PHONY: demo test install js bench bench-clients bench-serve bench-train bench-batch bench-edge web clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[train,serve,ray,dev]"
+	$(BIN)/python -m pip install -q -e ".[train,serve,ray,sign,dev]"
 	touch $@
 
 install: $(STAMP)
@@ -65,6 +65,10 @@ bench-train: install
 # "Batch answering").
 bench-batch: install
 	$(BIN)/python benchmarks/batch.py
+
+# fp32, int8 and ORT-format bundles side by side: bytes, peak RSS, time per answer (BENCHMARKS.md, "Edge bundles").
+bench-edge: install
+	$(BIN)/python benchmarks/edge.py
 
 # The page that answers in the browser, on http://127.0.0.1:$(WEB_PORT)/ (make demo first for a bundle).
 web: js

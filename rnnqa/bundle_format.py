@@ -17,6 +17,14 @@ A bundle is a directory holding exactly these files::
     tokenizer_config.json   its unk_token and model_max_length for transformers(.js)
     manifest.json           format version, model config, graph contract, threshold, sha256 of every
                             other file, tool versions and the parity report
+    model.ort               (qa-export --ort) model.onnx in ORT format, and the operators and types an
+    required_operators.config   onnxruntime reduced build needs for it
+
+An int8 bundle (manifest "variant": "int8", qa-export --quantize int8) holds the quantized graph as
+model.onnx, the accuracy gate's figures in its manifest, and no model.torchscript.pt.
+    model.sig               (signed bundles only) an OpenSSF model-signing v1.0 signature over every
+                            other file, the manifest included; written after the manifest, so not
+                            listed in it (rnnqa.runtime.signature checks it when a key is required)
 
 Format 2 (before conformance.json) is still read, so bundles exported before answer as they did.
 """
@@ -33,9 +41,16 @@ MANIFEST_FILE = "manifest.json"
 CONFORMANCE_FILE = "conformance.json"
 HF_TOKENIZER_FILE = "tokenizer.json"
 HF_CONFIG_FILE = "tokenizer_config.json"
+SIGNATURE_FILE = "model.sig"  # the name model_signing's CLI writes by default
+ORT_FILE = "model.ort"  # qa-export --ort: model.onnx in onnxruntime's ORT format (reduced builds)
+ORT_CONFIG_FILE = "required_operators.config"  # --ort: the operators and types a reduced build needs
 BUNDLE_FILES = (ONNX_FILE, TORCHSCRIPT_FILE, VOCAB_FILE, CONFORMANCE_FILE, MANIFEST_FILE)
-# Written for declared (version 2) tokenizers only; when present, listed and hashed like the others.
-OPTIONAL_FILES = (HF_TOKENIZER_FILE, HF_CONFIG_FILE)
+# Written for declared (version 2) tokenizers only, or with qa-export --ort; when present, listed and hashed
+# like the others.
+OPTIONAL_FILES = (HF_TOKENIZER_FILE, HF_CONFIG_FILE, ORT_FILE, ORT_CONFIG_FILE)
+# manifest "variant": "fp32" (absent in bundles before it) or "int8" (qa-export --quantize int8: model.onnx
+# is the quantized graph, and there is no TorchScript file — an edge bundle carries no PyTorch weights).
+VARIANTS = {"fp32": (), "int8": (TORCHSCRIPT_FILE,)}  # each variant's files left out of its format's list
 # The files of each format version this rnnqa reads, and those it may hold besides.
 FORMAT_FILES = {2: (ONNX_FILE, TORCHSCRIPT_FILE, VOCAB_FILE, MANIFEST_FILE), FORMAT_VERSION: BUNDLE_FILES}
 FORMAT_OPTIONAL_FILES = {2: (), FORMAT_VERSION: OPTIONAL_FILES}

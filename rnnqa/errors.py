@@ -10,7 +10,7 @@ catches the base once and prints one clear line. Messages name the file, line or
     ├── TrainError          training could not finish correctly (e.g. data-parallel replicas diverged)
     ├── ExportError         the export could not be written
     │   └── ParityError     an exported graph does not answer as the eager model does
-    ├── BundleError         a bundle refused at load (missing/extra file, hash, format, mismatch)
+    ├── BundleError         a bundle refused at load (missing/extra file, hash, format, mismatch, signature)
     └── BatchError          stored questions that cannot be answered as a whole (unreadable file, no
                             question column, missing optional dependency); a bad *row* is never one
 """

@@ -84,3 +84,43 @@ def seed_bundle(seed_csv, tmp_path_factory) -> Path:
     result = train(load_qa_csv(seed_csv), None, TrainConfig(device="cpu"))
     save_run(result, root / "run", data=str(seed_csv))
     return export_bundle(root / "run", root / "bundle").bundle_dir
+
+
+_KEYS: dict = {}
+
+
+@pytest.fixture(scope="session")
+def make_keys(tmp_path_factory):
+    """An ECDSA key pair per name (P-256 unless ``curve`` says otherwise), as PEM files: (private, public).
+    Needs the sign extra (cryptography); tests that use it skip without it."""
+
+    def make(name: str = "signer", curve: str = "SECP256R1") -> tuple[Path, Path]:
+        pytest.importorskip("model_signing", reason="needs the sign extra: pip install 'rnnqa[sign]'")
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        if (name, curve) not in _KEYS:
+            key = ec.generate_private_key(getattr(ec, curve)())
+            root = tmp_path_factory.mktemp(f"keys-{name}")
+            private, public = root / "key.pem", root / "key.pub.pem"
+            private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption()))
+            public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                             serialization.PublicFormat.SubjectPublicKeyInfo))
+            _KEYS[name, curve] = private, public
+        return _KEYS[name, curve]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def signed_bundle(make_bundle, make_keys, tmp_path_factory) -> Path:
+    """A copy of ``make_bundle("gru")`` signed with ``make_keys()``'s private key (never modify it: copy it)."""
+    import shutil
+
+    from rnnqa.signing import sign_bundle
+
+    out = tmp_path_factory.mktemp("signed") / "bundle"
+    shutil.copytree(make_bundle("gru"), out)
+    sign_bundle(out, make_keys()[0])
+    return out

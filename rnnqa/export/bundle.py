@@ -18,19 +18,23 @@ from rnnqa.bundle_format import (
     MANIFEST_FILE,
     ONNX_FILE,
     OPTIONAL_FILES,
+    ORT_CONFIG_FILE,
+    ORT_FILE,
     TORCHSCRIPT_FILE,
     VOCAB_FILE,
     graph_contract,
 )
-from rnnqa.data.table import load_qa_csv
+from rnnqa.data.table import QAPairs, load_qa_csv
 from rnnqa.data.text import Tokenizer
 from rnnqa.errors import DataError, ExportError
 from rnnqa.data.tokenizer import DeclaredTokenizer
 from rnnqa.export.conformance import conformance
+from rnnqa.export.edge import QUANTIZE_CHOICES, accuracy_gate, convert_to_ort, quantize_int8
 from rnnqa.export.hf_tokenizer import hf_tokenizer_files
 from rnnqa.export.graphs import DEFAULT_OPSET, export_onnx, export_torchscript
 from rnnqa.export.validate import DEFAULT_ATOL, ParityReport, parity_batches, validate_parity
 from rnnqa.fileio import atomic_directory, sha256_file, write_json
+from rnnqa.signing import check_private_key, sign_bundle
 from rnnqa.train.run import load_run
 
 
@@ -50,6 +54,10 @@ def export_bundle(
     threshold: float | None = None,
     force: bool = False,
     hf_tokenizer: bool = True,
+    sign_key: str | Path | None = None,
+    quantize: str | None = None,
+    ort: bool = False,
+    val_csv: str | Path | None = None,
 ) -> ExportResult:
     """Export the run at ``run_dir`` as a bundle at ``bundle_dir``, validated for parity.
 
@@ -57,22 +65,38 @@ def export_bundle(
     ``hf_tokenizer``: also write ``tokenizer.json`` and ``tokenizer_config.json`` (declared tokenizers
     only; ~8 surface words per token: 0.3 MB for the bundled dataset, 8 MB for 50k words).
 
-    Everything is written into a staging directory first; only a bundle that passed validation is
-    renamed into place, so a failed or refused export leaves any previous bundle untouched.
+    ``sign_key``: an ECDSA private key (PEM) to sign the finished bundle with (``model.sig``, every
+    file, the manifest included; needs the ``sign`` extra): see :func:`rnnqa.signing.sign_bundle`.
+
+    ``quantize="int8"``: the bundle's ``model.onnx`` is the int8 form of the parity-checked float graph
+    (:mod:`rnnqa.export.edge`; no TorchScript file), and lands only if its accuracy gate passes on the
+    training questions and ``val_csv``'s; the manifest records the variant, the settings and the figures.
+    ``ort``: also write ``model.ort`` and ``required_operators.config`` (for onnxruntime reduced builds).
+
+    Everything is written into a staging directory first; only a bundle that passed validation (and,
+    with ``sign_key``, was signed and verified) is renamed into place, so a failed or refused export
+    leaves any previous bundle untouched and an unsigned or half-signed bundle never lands.
 
     Raises:
         ExportError: ``bundle_dir`` exists without ``force``, bad settings, or the export failed.
         ParityError: an exported graph disagrees with the eager model.
+        ExportError: also when the int8 graph fails its accuracy gate (the figures are in the message).
         RunError: ``run_dir`` is missing or incomplete.
+        ConfigError: ``sign_key`` is not a usable private key, or the ``sign`` extra is missing.
     """
     if not atol > 0:
         raise ExportError(f"atol must be positive, got {atol}")
+    if sign_key is not None:
+        check_private_key(sign_key)  # a bad key fails before any work
     run = load_run(run_dir)
     if threshold is None:
         threshold = run_threshold(run.config)
     if not 0.0 <= threshold <= 1.0:
         raise ExportError(f"threshold must be in [0, 1], got {threshold}")
-    questions = _training_questions(run.config, run.vocab.tokenizer)
+    if quantize is not None and quantize not in QUANTIZE_CHOICES:
+        raise ExportError(f"quantize must be one of {', '.join(QUANTIZE_CHOICES)}, got {quantize!r}")
+    training = _training_pairs(run.config, run.vocab.tokenizer)
+    questions = [] if training is None else training.questions
     config = run.model.config
     with atomic_directory(bundle_dir, overwrite=force, error=ExportError) as tmp:
         facts = {
@@ -88,6 +112,9 @@ def export_bundle(
         write_json(tmp / VOCAB_FILE, run.vocab.to_json(), compact=True)
         batches = parity_batches(run.vocab, questions, config.max_len)
         report = validate_parity(run.model, batches, tmp / TORCHSCRIPT_FILE, tmp / ONNX_FILE, atol)
+        edge = {} if quantize is None else _quantize(tmp, run, training, val_csv)
+        if ort:
+            convert_to_ort(tmp / ONNX_FILE, tmp / ORT_FILE, tmp / ORT_CONFIG_FILE)
         write_json(tmp / CONFORMANCE_FILE,
                    conformance(run.vocab, config.max_len, threshold, tmp / ONNX_FILE, questions))
         if hf_tokenizer and isinstance(run.vocab.tokenizer, DeclaredTokenizer):
@@ -95,6 +122,7 @@ def export_bundle(
                 write_json(tmp / name, content, compact=name == HF_TOKENIZER_FILE)
         manifest = {
             **facts,
+            **edge,
             "tokenizer_version": run.vocab.tokenizer.version,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "files": {name: sha256_file(tmp / name) for name in BUNDLE_FILES + OPTIONAL_FILES
@@ -104,6 +132,8 @@ def export_bundle(
             "training": {k: run.config.get(k) for k in ("train", "device", "epochs_run", "data")},
         }
         write_json(tmp / MANIFEST_FILE, manifest)
+        if sign_key is not None:
+            sign_bundle(tmp, sign_key)
     return ExportResult(Path(bundle_dir), manifest, report)
 
 
@@ -120,15 +150,36 @@ def run_threshold(config: dict) -> float:
     return float(value)
 
 
-def _training_questions(config: dict, tokenizer: Tokenizer) -> list[str]:
-    """The run's training questions when its CSV is still readable, else none (random ids remain)."""
+def _training_pairs(config: dict, tokenizer: Tokenizer) -> QAPairs | None:
+    """The run's training pairs when its CSV is still readable, else None (parity keeps its random ids)."""
     source = config.get("data")
     if not source or not Path(source).is_file():
-        return []
+        return None
     try:
-        return load_qa_csv(source, tokenizer).questions
+        return load_qa_csv(source, tokenizer)
     except DataError:
-        return []
+        return None
+
+
+def _quantize(tmp: Path, run, training: QAPairs | None, val_csv: str | Path | None) -> dict:
+    """Replace ``tmp``'s float graph by its int8 form if the accuracy gate passes; the manifest's entries.
+
+    Raises:
+        ExportError: the gate failed (its figures in the message), or it has no training questions.
+        DataError: ``val_csv`` is unreadable.
+    """
+    float_graph = tmp / "model.fp32.onnx"  # a working file: never part of the bundle
+    (tmp / ONNX_FILE).replace(float_graph)
+    settings = quantize_int8(float_graph, tmp / ONNX_FILE)
+    val = None if val_csv is None else load_qa_csv(val_csv, run.vocab.tokenizer)
+    report = accuracy_gate(float_graph, tmp / ONNX_FILE, run.vocab, run.model.config.max_len,
+                           ([], []) if training is None else (training.questions, training.answers),
+                           None if val is None else (val.questions, val.answers))
+    float_graph.unlink()
+    (tmp / TORCHSCRIPT_FILE).unlink()  # an edge bundle carries no PyTorch weights
+    if not report.passed:
+        raise ExportError(f"the int8 graph failed its accuracy gate, so no bundle was written: {report.summary()}")
+    return {"variant": "int8", "quantization": settings, "accuracy_gate": report.to_json()}
 
 
 def _versions() -> dict:

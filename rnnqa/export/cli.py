@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from rnnqa.bundle_format import MANIFEST_FILE
+from rnnqa.bundle_format import MANIFEST_FILE, SIGNATURE_FILE
 from rnnqa.cli_common import report_errors
 
 DEFAULT_RUN_DIR = Path("artifacts/run")
@@ -25,13 +25,29 @@ DEFAULT_BUNDLE_DIR = Path("artifacts/bundle")
 @click.option("--force", is_flag=True, help="Replace an existing bundle (only once the new one validates).")
 @click.option("--hf-tokenizer/--no-hf-tokenizer", default=True,
               help="Also write tokenizer.json for Hugging Face tokenizers (about 8 surface words per token).")
+@click.option("--sign-key", type=click.Path(path_type=Path),
+              help="Sign the bundle (model.sig) with this PEM ECDSA private key before it lands (needs rnnqa[sign]).")
+@click.option("--quantize", type=click.Choice(["int8"]),
+              help="Write the int8 graph (dynamic quantization) if it passes the accuracy gate; no TorchScript.")
+@click.option("--val-csv", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --quantize: validation questions the accuracy gate also checks.")
+@click.option("--ort", is_flag=True, help="Also write model.ort and required_operators.config (reduced builds).")
 @report_errors
 def main(run_dir: Path, bundle_dir: Path, opset: int, atol: float, threshold: float | None, force: bool,
-         hf_tokenizer: bool) -> None:
+         hf_tokenizer: bool, sign_key: Path | None, quantize: str | None, val_csv: Path | None, ort: bool) -> None:
     """Export RUN_DIR (default artifacts/run) as TorchScript + ONNX + vocab + manifest, checked for parity."""
     from rnnqa.export.bundle import export_bundle
 
+    if val_csv is not None and quantize is None:
+        raise click.UsageError("--val-csv is for the accuracy gate of --quantize")
+
     result = export_bundle(run_dir, bundle_dir, opset=opset, atol=atol, threshold=threshold, force=force,
-                           hf_tokenizer=hf_tokenizer)
+                           hf_tokenizer=hf_tokenizer, sign_key=sign_key, quantize=quantize, ort=ort,
+                           val_csv=val_csv)
     click.echo(result.parity.summary())
-    click.echo(f"wrote {bundle_dir} ({', '.join(sorted(result.manifest['files']))}, {MANIFEST_FILE})")
+    if "accuracy_gate" in result.manifest:
+        gate = result.manifest["accuracy_gate"]
+        click.echo(f"int8 accuracy gate passed: top-1 agreement {gate['agreement']:.4f}, accuracy drop "
+                   f"{gate['drop_points']:.2f} points, {gate['train_lost']} training question(s) lost")
+    signed = f", {SIGNATURE_FILE}" if sign_key is not None else ""
+    click.echo(f"wrote {bundle_dir} ({', '.join(sorted(result.manifest['files']))}, {MANIFEST_FILE}{signed})")

@@ -14,12 +14,16 @@ from rnnqa.bundle_format import (
     INPUT_NAMES,
     MANIFEST_FILE,
     ONNX_FILE,
+    ORT_FILE,
+    SIGNATURE_FILE,
+    VARIANTS,
     VOCAB_FILE,
     graph_contract,
 )
 from rnnqa.data.text import Vocabulary
 from rnnqa.errors import BundleError, ConfigError
 from rnnqa.runtime.onnx_inspect import ProtobufError, inspect_onnx
+from rnnqa.runtime.signature import PublicKey, verify_signature
 
 _INT64, _FLOAT = 7, 1  # ONNX TensorProto element types
 _ELEM_TYPES = {"int64": _INT64, "float32": _FLOAT}
@@ -28,12 +32,20 @@ MAX_FILE_BYTES = 512 * 1024 * 1024  # refuse absurd files before reading them
 
 @dataclass(frozen=True)
 class Bundle:
-    """A bundle whose every check passed: its directory, manifest, vocabulary and ONNX bytes."""
+    """A bundle whose every check passed: its directory, manifest, vocabulary and ONNX bytes, and the
+    fingerprint of the key its signature was verified with (None: loaded without a key)."""
 
     path: Path
     manifest: dict
     vocab: Vocabulary
     onnx_bytes: bytes
+    signed_by: str | None = None
+    ort_bytes: bytes | None = None  # model.ort, exactly as hashed, in bundles exported with --ort
+
+    @property
+    def variant(self) -> str:
+        """``fp32``, or ``int8`` for a quantized bundle (qa-export --quantize int8)."""
+        return self.manifest.get("variant", "fp32")
 
     @property
     def max_len(self) -> int:
@@ -44,9 +56,10 @@ class Bundle:
         return self.manifest["threshold"]
 
 
-def load_bundle(bundle_dir: str | Path) -> Bundle:
-    """Read ``bundle_dir`` and check it: layout, format version, sha256 of every file, vocabulary
-    against manifest and graph, graph contract, no external data.
+def load_bundle(bundle_dir: str | Path, *, public_key: PublicKey | None = None) -> Bundle:
+    """Read ``bundle_dir`` and check it: layout, format version, sha256 of every file, with ``public_key``
+    its signature over exactly the files read, then vocabulary against manifest and graph, graph
+    contract, no external data. Without a key a signature file is allowed and not read.
 
     Raises:
         BundleError: naming the file at fault and why.
@@ -55,15 +68,19 @@ def load_bundle(bundle_dir: str | Path) -> Bundle:
     if root.is_symlink() or not root.is_dir():
         raise BundleError(str(root), "not a bundle directory (export one with qa-export)")
     present = _regular_files(root)
-    manifest = _read_manifest(root)
-    _check_layout(present, tuple(manifest["files"]) + (MANIFEST_FILE,))
+    manifest_bytes = (root / MANIFEST_FILE).read_bytes()
+    manifest = _read_manifest(manifest_bytes)
+    _check_layout(present - {SIGNATURE_FILE}, tuple(manifest["files"]) + (MANIFEST_FILE,))
     contents = {name: _read_checked(root, name, manifest["files"]) for name in manifest["files"]}
+    if public_key is not None:  # the bytes read above, not the files again: what is verified is what is used
+        verify_signature(root, {**contents, MANIFEST_FILE: manifest_bytes}, public_key)
     try:
         vocab = Vocabulary.from_json(json.loads(contents[VOCAB_FILE].decode("utf-8")))
     except (ValueError, ConfigError) as exc:
         raise BundleError(VOCAB_FILE, f"not a valid vocabulary: {exc}") from exc
     _check_agreement(manifest, vocab, contents[ONNX_FILE])
-    return Bundle(root, manifest, vocab, contents[ONNX_FILE])
+    return Bundle(root, manifest, vocab, contents[ONNX_FILE], public_key.fingerprint if public_key else None,
+                  contents.get(ORT_FILE))
 
 
 def _regular_files(root: Path) -> set[str]:
@@ -86,9 +103,9 @@ def _check_layout(present: set[str], files: tuple[str, ...]) -> None:
         raise BundleError(missing[0], "missing — the bundle is incomplete")
 
 
-def _read_manifest(root: Path) -> dict:
+def _read_manifest(raw: bytes) -> dict:
     try:
-        manifest = json.loads((root / MANIFEST_FILE).read_text(encoding="utf-8"))
+        manifest = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(MANIFEST_FILE, f"not valid JSON: {exc}") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
@@ -98,7 +115,10 @@ def _read_manifest(root: Path) -> dict:
         readable = " and ".join(map(str, FORMAT_FILES))
         raise BundleError(MANIFEST_FILE, f"unsupported format version {version!r} (this rnnqa reads "
                                          f"{readable}; export the run again with this qa-export)")
-    expected = sorted(set(FORMAT_FILES[version]) - {MANIFEST_FILE})
+    variant = manifest.get("variant", "fp32")
+    if variant not in VARIANTS:
+        raise BundleError(MANIFEST_FILE, f"unknown variant {variant!r} (this rnnqa reads {', '.join(VARIANTS)})")
+    expected = sorted(set(FORMAT_FILES[version]) - {MANIFEST_FILE} - set(VARIANTS[variant]))
     optional = FORMAT_OPTIONAL_FILES[version]
     files = manifest.get("files")
     if not isinstance(files, dict) or sorted(set(files) - set(optional)) != expected:

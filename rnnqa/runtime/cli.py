@@ -7,16 +7,22 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from rnnqa.batch.files import DEFAULT_BATCH_SIZE, Progress, Summary, answer_file
-from rnnqa.batch.table_io import FORMATS
 from rnnqa.cli_common import EXIT_ERROR, report_errors
 from rnnqa.runtime.model import QAModel
 
+if TYPE_CHECKING:  # rnnqa.batch depends on the runtime, not the other way: imported only for --input
+    from rnnqa.batch.files import Progress, Summary
+
 DEFAULT_BUNDLE_DIR = Path("artifacts/bundle")
 PROMPT = "? "
+# rnnqa.batch's table formats and default batch size, restated for the options below so that importing this
+# module does not import rnnqa.batch (tests/batch/test_files.py checks they are equal).
+FORMATS = ("csv", "jsonl", "parquet")
+DEFAULT_BATCH_SIZE = 4096
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -27,6 +33,11 @@ PROMPT = "? "
 @click.option("--top-k", type=click.IntRange(min=1), help="Also show the K most likely answers.")
 @click.option("--threshold", type=click.FloatRange(0, 1), help="Override the bundle's confidence threshold.")
 @click.option("--threads", type=click.IntRange(min=1), help="onnxruntime intra-op threads (default 1).")
+@click.option("--public-key", type=click.Path(path_type=Path),
+              help="Refuse the bundle unless signed with this PEM ECDSA key's private half (needs rnnqa[sign]; "
+                   "default: $RNNQA_PUBLIC_KEY, else no check).")
+@click.option("--graph", type=click.Choice(["onnx", "ort"]), default="onnx",
+              help="Run model.onnx, or model.ort (bundles exported with qa-export --ort).")
 @click.option("--input", "input_path", type=click.Path(path_type=Path),
               help="Answer the question column of this CSV, JSON Lines or Parquet file (see docs/batch.md).")
 @click.option("--output", "output_path", type=click.Path(path_type=Path),
@@ -39,12 +50,13 @@ PROMPT = "? "
               help="With --input: answer in this process, or on Ray Data (needs the ray extra).")
 @click.option("--workers", type=click.IntRange(min=1),
               help="With --engine ray: answering actors (default: the cluster's CPUs less one).")
-@click.option("--address", help="With --engine ray: an existing Ray cluster (default: a local one for this job).")
+@click.option("--address", help="With --engine ray: an existing Ray cluster this machine is a node of, e.g. auto "
+                                "(not ray://; default: a local one for this job).")
 @report_errors
 def main(questions: tuple[str, ...], bundle_dir: Path, as_json: bool, top_k: int | None,
-         threshold: float | None, threads: int | None, input_path: Path | None, output_path: Path | None,
-         input_format: str | None, output_format: str | None, batch_size: int, engine: str,
-         workers: int | None, address: str | None) -> None:
+         threshold: float | None, threads: int | None, public_key: Path | None, graph: str, input_path: Path | None,
+         output_path: Path | None, input_format: str | None, output_format: str | None, batch_size: int,
+         engine: str, workers: int | None, address: str | None) -> None:
     """Answer QUESTIONS; with none, answer one question per line of standard input; with --input, answer a
     file's question column into --output.
 
@@ -54,15 +66,18 @@ def main(questions: tuple[str, ...], bundle_dir: Path, as_json: bool, top_k: int
     one-line summary goes to stderr (exit code 1 if any row had an error).
     """
     _check_usage(questions, as_json, top_k, input_path, output_path, engine, workers, address)
+    if input_path is not None and graph != "onnx":
+        raise click.UsageError("--graph ort answers questions given on the command line or standard input")
     if input_path is not None:
         summary = _answer_stored(bundle_dir, input_path, output_path, threshold=threshold, threads=threads,
-                                 input_format=input_format, output_format=output_format, batch_size=batch_size,
+                                 public_key=public_key, input_format=input_format, output_format=output_format,
+                                 batch_size=batch_size,
                                  engine=engine, workers=workers, address=address)
         click.echo(str(summary), err=True)
         if summary.errors:
             sys.exit(EXIT_ERROR)
         return
-    model = QAModel.load(bundle_dir, threads=threads, threshold=threshold)
+    model = QAModel.load(bundle_dir, threads=threads, threshold=threshold, public_key=public_key, graph=graph)
     interactive = not questions and sys.stdin.isatty()
     source = questions or _stdin_lines(interactive)
     failed = False
@@ -92,16 +107,19 @@ def _check_usage(questions: tuple[str, ...], as_json: bool, top_k: int | None, i
 
 
 def _answer_stored(bundle_dir: Path, input_path: Path, output_path: Path, *, threshold: float | None,
-                   threads: int | None, input_format: str | None, output_format: str | None, batch_size: int,
+                   threads: int | None, public_key: Path | None, input_format: str | None,
+                   output_format: str | None, batch_size: int,
                    engine: str, workers: int | None, address: str | None) -> Summary:
     if engine == "ray":
         from rnnqa.batch.ray_engine import answer_with_ray  # ray and pyarrow only here
 
         return answer_with_ray(bundle_dir, input_path, output_path, input_format=input_format,
                                output_format=output_format, batch_size=batch_size, workers=workers,
-                               address=address, threshold=threshold, threads=threads,
+                               address=address, threshold=threshold, threads=threads, public_key=public_key,
                                progress=sys.stderr.isatty())
-    model = QAModel.load(bundle_dir, threads=threads, threshold=threshold)
+    from rnnqa.batch.files import answer_file
+
+    model = QAModel.load(bundle_dir, threads=threads, threshold=threshold, public_key=public_key)
     with _progress_bar() as progress:
         return answer_file(model, input_path, output_path, input_format=input_format, output_format=output_format,
                            batch_size=batch_size, progress=progress)

@@ -9,13 +9,16 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from rnnqa.bundle_format import ANSWER_INDEX, CONFIDENCE, INPUT_NAMES, LOGITS, ONNX_FILE, OUTPUT_NAMES, PROBABILITIES
+from rnnqa.bundle_format import (ANSWER_INDEX, CONFIDENCE, INPUT_NAMES, LOGITS, ONNX_FILE, ORT_FILE, OUTPUT_NAMES,
+                                 PROBABILITIES, SIGNATURE_FILE)
 from rnnqa.data.padding import pad_rows
 from rnnqa.errors import BundleError
 from rnnqa.runtime.bundle import Bundle, load_bundle
 from rnnqa.runtime.session import ORT_ERRORS, make_session
+from rnnqa.runtime.signature import PublicKey, resolve_public_key
 
 UNKNOWN_TEXT = "I don't know"
+GRAPHS = ("onnx", "ort")  # which of a bundle's graph files a QAModel runs
 _DECODED = [ANSWER_INDEX, CONFIDENCE]  # what answering reads: the graph decodes (bundle_format)
 
 
@@ -46,14 +49,19 @@ class QAModel:
     every call reads the serving state once, so a :meth:`reload` never mixes two bundles."""
 
     def __init__(self, bundle: Bundle, *, threads: int | None = None, providers: Sequence[str] | None = None,
-                 threshold: float | None = None):
-        self._threads, self._providers = threads, providers
+                 threshold: float | None = None, public_key: str | Path | PublicKey | None = None,
+                 graph: str = "onnx"):
+        if graph not in GRAPHS:
+            raise ValueError(f"graph must be one of {', '.join(GRAPHS)}, got {graph!r}")
+        self._threads, self._providers, self._graph = threads, providers, graph
         self._threshold = None if threshold is None else _check_threshold(threshold)
+        self._public_key = resolve_public_key(public_key)
         self._state = self._serve(bundle)
 
     @classmethod
     def load(cls, bundle_dir: str | Path, *, threads: int | None = None, providers: Sequence[str] | None = None,
-             threshold: float | None = None) -> QAModel:
+             threshold: float | None = None, public_key: str | Path | PublicKey | None = None,
+             graph: str = "onnx") -> QAModel:
         """Check and load the bundle at ``bundle_dir``.
 
         Args:
@@ -61,26 +69,42 @@ class QAModel:
             threads: onnxruntime intra-op threads (default 1: fastest for a model this small).
             providers: onnxruntime execution providers (default CPU only).
             threshold: confidence needed for ``known``; default: the manifest's.
+            public_key: a PEM ECDSA public key (path): the bundle, and every bundle :meth:`reload` takes
+                later, must carry a signature made with its private key over exactly its files. Default:
+                the key named by ``$RNNQA_PUBLIC_KEY``, else none (signatures are not checked). Needs
+                the ``sign`` extra.
+            graph: ``onnx`` (``model.onnx``), or ``ort`` (``model.ort``, in bundles exported with
+                ``qa-export --ort``: what an onnxruntime reduced build loads).
 
         Raises:
-            BundleError: the bundle is missing, incomplete, modified or inconsistent, or a
-                requested provider is unavailable.
+            BundleError: the bundle is missing, incomplete, modified or inconsistent, unsigned or not
+                signed with ``public_key``, or a requested provider is unavailable.
+            ConfigError: ``public_key`` (or ``$RNNQA_PUBLIC_KEY``) cannot be read as an ECDSA public key.
         """
-        return cls(load_bundle(bundle_dir), threads=threads, providers=providers, threshold=threshold)
+        key = resolve_public_key(public_key)
+        return cls(load_bundle(bundle_dir, public_key=key), threads=threads, providers=providers,
+                   threshold=threshold, public_key=key, graph=graph)
 
     def reload(self, bundle_dir: str | Path | None = None) -> None:
         """Serve the bundle at ``bundle_dir`` (default: the current one, re-read) — only once it has
-        passed every loading check and answered a probe question. Calls in flight finish on the
-        old bundle; on any error the old bundle keeps serving.
+        passed every loading check (with the key this model was loaded with, its signature) and
+        answered a probe question. Calls in flight finish on the old bundle; on any error the old
+        bundle keeps serving.
 
         Raises:
             BundleError: the new bundle was refused; nothing changed.
         """
         path = self._state.bundle.path if bundle_dir is None else bundle_dir
-        self._state = self._serve(load_bundle(path))
+        self._state = self._serve(load_bundle(path, public_key=self._public_key))
 
     def _serve(self, bundle: Bundle) -> _Serving:
-        session = make_session(bundle.onnx_bytes, providers=self._providers, threads=self._threads)
+        if self._public_key is not None and bundle.signed_by != self._public_key.fingerprint:
+            raise BundleError(SIGNATURE_FILE, f"the bundle was not verified with {self._public_key.path} "
+                                              "(load it with QAModel.load and that key)")
+        if self._graph == "ort" and bundle.ort_bytes is None:
+            raise BundleError(ORT_FILE, "missing: this bundle has no ORT-format graph (export it with qa-export --ort)")
+        graph = bundle.ort_bytes if self._graph == "ort" else bundle.onnx_bytes
+        session = make_session(graph, providers=self._providers, threads=self._threads, ort_format=self._graph == "ort")
         names = [i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()]
         if names != (list(INPUT_NAMES), list(OUTPUT_NAMES)):
             raise BundleError(ONNX_FILE, f"session inputs/outputs are {names}")

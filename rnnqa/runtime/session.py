@@ -28,6 +28,7 @@ def make_session(
     *,
     providers: Sequence[str] | None = None,
     threads: int | None = None,
+    ort_format: bool = False,
 ) -> ort.InferenceSession:
     """Build an :class:`onnxruntime.InferenceSession` for ``model``.
 
@@ -35,12 +36,13 @@ def make_session(
         model: the ONNX file, or its bytes (already verified by the caller).
         providers: execution providers in priority order; default ``["CPUExecutionProvider"]``.
         threads: intra-op threads; default :data:`DEFAULT_INTRA_OP_THREADS`.
+        ort_format: ``model`` is in onnxruntime's ORT format (``model.ort``), not ONNX.
 
     Raises:
         BundleError: a requested provider is not available, ``threads`` is invalid, or
             onnxruntime cannot load the file.
     """
-    name = "model.onnx" if isinstance(model, bytes) else Path(model).name
+    name = ("model.ort" if ort_format else "model.onnx") if isinstance(model, bytes) else Path(model).name
     providers = list(providers or ["CPUExecutionProvider"])
     available = ort.get_available_providers()
     missing = [p for p in providers if p not in available]
@@ -58,6 +60,8 @@ def make_session(
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3  # errors only: warnings would go to the app's stderr
+    if ort_format:
+        options.add_session_config_entry("session.load_model_format", "ORT")
     try:
         source = model if isinstance(model, bytes) else str(model)
         return ort.InferenceSession(source, sess_options=options, providers=providers)

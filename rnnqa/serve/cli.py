@@ -36,6 +36,9 @@ LOOPS = ("asyncio", "uvloop")
 @click.option("--admin-token", envvar="RNNQA_ADMIN_TOKEN", help="Allows /admin/reload from other hosts.")
 @click.option("--log-questions", is_flag=True, help="Put question text in the request log.")
 @click.option("--threads", type=click.IntRange(min=1), help="onnxruntime intra-op threads (default 1).")
+@click.option("--public-key", type=click.Path(path_type=Path),
+              help="Serve (and reload) only bundles signed with this PEM ECDSA key's private half (needs rnnqa[sign]; "
+                   "default: $RNNQA_PUBLIC_KEY, else no check).")
 @click.option("--workers", default=1, type=click.IntRange(1, 64),
               help="Serving processes on one socket, each with its own model and GIL.")
 @click.option("--loop", default="asyncio", type=click.Choice(LOOPS),
@@ -43,7 +46,7 @@ LOOPS = ("asyncio", "uvloop")
 @report_errors
 def main(bundle_dir: Path, host: str, port: int, name: str, max_batch: int, max_wait_us: int, max_queue: int,
          timeout_s: float, overload_status: str, admin_token: str | None, log_questions: bool,
-         threads: int | None, workers: int, loop: str) -> None:
+         threads: int | None, public_key: Path | None, workers: int, loop: str) -> None:
     """Serve BUNDLE over HTTP: POST /v1/answer, the Open Inference Protocol v2 routes, /metrics."""
     try:
         from rnnqa.serve.app import ServeConfig
@@ -61,11 +64,12 @@ def main(bundle_dir: Path, host: str, port: int, name: str, max_batch: int, max_
     setup_logging()
     config = ServeConfig(name=name, batch=BatchConfig(max_batch, max_wait_us, max_queue, timeout_s),
                          overload_status=int(overload_status), admin_token=admin_token, log_questions=log_questions)
-    options = ServeOptions(bundle_dir, host, port, config, threads, loop, workers)
+    options = ServeOptions(bundle_dir, host, port, config, threads, public_key, loop, workers)
     if workers == 1:
         run_server(options)
         return
     from rnnqa.serve.workers import supervise
 
-    QAModel.load(bundle_dir, threads=threads)  # refuse a bad bundle here, once, before starting any worker
+    # refuse a bad bundle here, once, before starting any worker
+    QAModel.load(bundle_dir, threads=threads, public_key=public_key)
     sys.exit(supervise(options))

@@ -35,6 +35,7 @@ class ServeOptions:
     port: int = 8000
     config: ServeConfig = field(default_factory=ServeConfig)
     threads: int | None = None  # onnxruntime intra-op threads
+    public_key: Path | None = None  # the key every bundle served must be signed with (None: $RNNQA_PUBLIC_KEY)
     loop: str = "asyncio"
     workers: int = 1
     graceful_s: float = 30.0
@@ -79,7 +80,7 @@ def run_server(options: ServeOptions, shared: Shared | None = None, on_started: 
     from rnnqa.serve.app import create_app
 
     bundle_dir = shared.bundle_dir() if shared else options.bundle_dir
-    model = QAModel.load(bundle_dir, threads=options.threads)
+    model = QAModel.load(bundle_dir, threads=options.threads, public_key=options.public_key)
     app = create_app(model, options.config)
     service = app.state.service
     if shared:

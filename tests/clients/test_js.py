@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from rnnqa.data.table import default_dataset_path, load_qa_csv
+from rnnqa.signing import sign_bundle
 from tests.clients.node import ROOT, SCREENSHOTS, chromium, need_node, node_test
 
 QA_ASK = Path(sys.executable).parent / "qa-ask"
@@ -38,7 +39,7 @@ def qa_ask(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def cases(make_bundle, tmp_path_factory) -> dict:
+def cases(make_bundle, make_keys, tmp_path_factory) -> dict:
     need_node()
     bundle = make_bundle("gru", epochs=30)
     questions = load_qa_csv(default_dataset_path()).questions + quality_questions()
@@ -52,6 +53,9 @@ def cases(make_bundle, tmp_path_factory) -> dict:
     (bad / "model.onnx").write_bytes(b"x")
     bad_run = qa_ask("--bundle", str(bad), "hello")
     external = external_data_bundle(bundle, root / "external")
+    signed = root / "signed"  # the JavaScript runtime loads it (and does not verify it: SECURITY.md)
+    shutil.copytree(bundle, signed)
+    sign_bundle(signed, make_keys()[0])
     assert as_json.returncode == plain.returncode == 1 and top_k.returncode == 0 and bad_run.returncode == 1
     data = {
         "questions": questions,
@@ -59,6 +63,7 @@ def cases(make_bundle, tmp_path_factory) -> dict:
                    "topk": top_k.stdout.splitlines(), "rc": as_json.returncode},
         "badBundle": {"dir": str(bad), "stderr": bad_run.stderr},
         "externalBundle": str(external),
+        "signedBundle": str(signed),
     }
     assert len(data["python"]["json"]) == len(questions)
     path = root / "cases.json"

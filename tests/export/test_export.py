@@ -7,7 +7,8 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from rnnqa.bundle_format import BUNDLE_FILES, DEFAULT_THRESHOLD, LEGACY_THRESHOLD, ONNX_METADATA_KEY, OPTIONAL_FILES
+from rnnqa.bundle_format import (BUNDLE_FILES, DEFAULT_THRESHOLD, LEGACY_THRESHOLD, ONNX_METADATA_KEY, OPTIONAL_FILES,
+                                 ORT_CONFIG_FILE, ORT_FILE)
 from rnnqa.data.table import default_dataset_path, load_qa_csv
 from rnnqa.data.text import make_tokenizer, tokenizer_from_json
 from rnnqa.errors import ExportError, ParityError
@@ -71,12 +72,13 @@ def test_independent_check_torchscript_and_onnx_agree_at_other_shapes(bundles, m
 
 def test_bundle_holds_its_files_and_true_hashes(bundles):
     result = bundles["gru"]
-    assert sorted(p.name for p in result.bundle_dir.iterdir()) == sorted(BUNDLE_FILES + OPTIONAL_FILES)
+    written = set(BUNDLE_FILES + OPTIONAL_FILES) - {ORT_FILE, ORT_CONFIG_FILE}  # those with --ort only
+    assert sorted(p.name for p in result.bundle_dir.iterdir()) == sorted(written)
     manifest = read_manifest(result.bundle_dir)
     assert manifest == json.loads(json.dumps(result.manifest))
     for name, digest in manifest["files"].items():
         assert hashlib.sha256((result.bundle_dir / name).read_bytes()).hexdigest() == digest
-    assert set(manifest["files"]) == set(BUNDLE_FILES + OPTIONAL_FILES) - {"manifest.json"}
+    assert set(manifest["files"]) == written - {"manifest.json"}
     assert manifest["format_version"] == 3 and manifest["threshold"] == DEFAULT_THRESHOLD
     assert manifest["tokenizer_version"] == 2
     assert [i["name"] for i in manifest["inputs"]] == ["input_ids", "lengths"]

@@ -55,3 +55,15 @@ def test_answering_a_csv_or_jsonl_file_loads_nothing_heavy(make_bundle, tmp_path
 @pytest.mark.parametrize("module", HEAVY[:4])
 def test_the_check_itself_sees_heavy_modules(module):
     assert module in run_python(f"import {module}")
+
+
+def test_without_a_key_nothing_of_the_sign_extra_is_imported(make_bundle):
+    """model_signing (and sigstore, cryptography, OpenSSL under it) load only when a public key is given."""
+    code = (
+        "from rnnqa.runtime.cli import main\n"
+        f"try:\n    main(['--bundle', {str(make_bundle('gru'))!r}, 'what is the capital of peru'])\n"
+        "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
+        "print('SIGN:' + ','.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'model_signing', 'sigstore', 'cryptography', 'OpenSSL'})))\n"
+    )
+    assert run_python(code).splitlines()[-2] == "SIGN:"

@@ -166,3 +166,31 @@ def test_ready_is_false_once_the_batch_thread_is_gone(bundle):
         batcher._wakeup.set()
         batcher._thread.join(5)
         assert not batcher.alive and client.get("/v2/health/ready").status_code == 503
+
+
+def test_with_a_public_key_reload_takes_only_bundles_signed_with_it(make_bundle, make_keys, signed_bundle, tmp_path):
+    pytest.importorskip("model_signing", reason="needs the sign extra: pip install 'rnnqa[sign]'")
+    from rnnqa.signing import sign_bundle
+
+    resigned = tmp_path / "resigned"
+    shutil.copytree(make_bundle("gru", epochs=30), resigned)
+    sign_bundle(resigned, make_keys()[0])
+    app = create_app(QAModel.load(signed_bundle, public_key=make_keys()[1]))
+    with TestClient(app, client=LOCAL) as local:
+        before = local.post("/v1/answer", json={"question": QUESTIONS[0]}).json()["bundle"]
+        refused = local.post("/admin/reload", json={"bundle": str(make_bundle("gru", epochs=30))})
+        assert refused.status_code == 409 and "not signed" in refused.json()["error"]
+        assert local.post("/v1/answer", json={"question": QUESTIONS[0]}).json()["bundle"] == before
+        swapped = local.post("/admin/reload", json={"bundle": str(resigned)})
+        assert swapped.status_code == 200 and swapped.json()["bundle"] != before
+
+
+def test_qa_serve_public_key_refuses_an_unsigned_bundle_before_serving(make_bundle, make_keys):
+    from click.testing import CliRunner
+
+    from rnnqa.serve.cli import main
+
+    for workers in ("1", "2"):
+        result = CliRunner().invoke(main, ["--bundle", str(make_bundle("gru")), "--public-key", str(make_keys()[1]),
+                                           "--port", "0", "--workers", workers])
+        assert result.exit_code == 1 and "model.sig: missing" in result.output, result.output

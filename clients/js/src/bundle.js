@@ -16,8 +16,16 @@ export const ONNX_FILE = 'model.onnx';
 export const VOCAB_FILE = 'vocab.json';
 export const CONFORMANCE_FILE = 'conformance.json';
 export const BUNDLE_FILES = [ONNX_FILE, 'model.torchscript.pt', VOCAB_FILE, CONFORMANCE_FILE, MANIFEST_FILE];
-/** Files a bundle may hold besides (Hugging Face tokenizers' form of the tokenizer); hashed when listed. */
-export const OPTIONAL_FILES = ['tokenizer.json', 'tokenizer_config.json'];
+/** Files a bundle may hold besides (Hugging Face tokenizers' form of the tokenizer, the ORT-format graph and
+ * its reduced-build config); hashed when listed. */
+export const OPTIONAL_FILES = ['tokenizer.json', 'tokenizer_config.json', 'model.ort', 'required_operators.config'];
+/** manifest.variant → the files of BUNDLE_FILES it leaves out: an int8 bundle has no TorchScript. */
+export const VARIANTS = { fp32: [], int8: ['model.torchscript.pt'] };
+/**
+ * A signed bundle's OpenSSF signature (written after the manifest, so not listed in it). This runtime
+ * allows it and does not read it: verify signatures with Python's runtime or model_signing (SECURITY.md).
+ */
+export const SIGNATURE_FILE = 'model.sig';
 export const INPUT_NAMES = ['input_ids', 'lengths'];
 export const OUTPUT_NAMES = ['logits', 'probabilities', 'answer_index', 'confidence'];
 
@@ -39,7 +47,12 @@ export function parseManifest(bytes) {
     throw new BundleError(MANIFEST_FILE, `unsupported format version ${JSON.stringify(manifest.format_version)} ` +
       `(this runtime reads ${FORMAT_VERSION}; export the run again with a current qa-export)`);
   }
-  const expected = BUNDLE_FILES.filter((f) => f !== MANIFEST_FILE).sort();
+  const variant = manifest.variant ?? 'fp32';
+  if (!Object.hasOwn(VARIANTS, variant)) {
+    throw new BundleError(MANIFEST_FILE, `unknown variant ${JSON.stringify(variant)} (this runtime reads ` +
+      `${Object.keys(VARIANTS).join(', ')})`);
+  }
+  const expected = BUNDLE_FILES.filter((f) => f !== MANIFEST_FILE && !VARIANTS[variant].includes(f)).sort();
   const files = manifest.files;
   const required = files !== null && typeof files === 'object' ? Object.keys(files).filter((f) => !OPTIONAL_FILES.includes(f)) : [];
   if (JSON.stringify(required.sort()) !== JSON.stringify(expected)) {

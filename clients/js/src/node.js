@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 
 import * as ort from 'onnxruntime-node';
 
-import { MANIFEST_FILE, checkBundle, parseManifest } from './bundle.js';
+import { MANIFEST_FILE, SIGNATURE_FILE, checkBundle, parseManifest } from './bundle.js';
 import { BundleError } from './errors.js';
 import { openModel } from './model.js';
 
@@ -46,7 +46,8 @@ export async function load(dir, options = {}) {
 
 /**
  * The manifest and every file of the bundle directory, refusing what Python's loader refuses, in its
- * order: links and non-regular files, then the manifest's format, then extra and missing files.
+ * order: links and non-regular files, then the manifest's format, then extra and missing files (a signature
+ * file is allowed, and not read).
  */
 async function readBundle(dir) {
   const root = resolve(String(dir)); // without a trailing "/", so lstat sees a link to a directory as a link
@@ -67,7 +68,7 @@ async function readBundle(dir) {
   const manifest = parseManifest(new Uint8Array(await readFile(join(root, MANIFEST_FILE))));
   const files = [...Object.keys(manifest.files), MANIFEST_FILE];
   for (const name of names) {
-    if (!files.includes(name)) {
+    if (!files.includes(name) && name !== SIGNATURE_FILE) {
       throw new BundleError(name, `unexpected file in the bundle (a bundle holds exactly ${files.join(', ')})`);
     }
   }

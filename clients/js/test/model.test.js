@@ -69,6 +69,12 @@ describe('QAModel in Node', { skip: SKIP }, () => {
     assert.equal(many.length, 200_000);
     assert.equal(many[199_999].text, best.text);
   });
+
+  test('a signed bundle (model.sig beside its files, written by Python) loads and answers alike', async () => {
+    const signed = await load(cases().signedBundle);
+    const question = expected.find((e) => e.known).q;
+    assert.deepEqual(await signed.answer(question), await model.answer(question));
+  });
 });
 
 describe('a tampered or incomplete bundle is refused', { skip: SKIP }, () => {

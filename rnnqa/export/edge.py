@@ -1,0 +1,153 @@
+"""Edge variants of a bundle's graph: int8 by dynamic quantization behind an accuracy gate, and ORT format.
+
+``quantize_int8`` uses onnxruntime's own dynamic quantization: the embedding ``Gather`` and the output layer
+become int8 weights with a scale (the recurrent cell stays float: onnxruntime does not quantize ``GRU``,
+``LSTM`` or ``RNN`` dynamically). ``accuracy_gate`` compares the quantized graph with the float one it came
+from on the training questions (and any validation questions) before the bundle may land. ``convert_to_ort``
+runs ``python -m onnxruntime.tools.convert_onnx_models_to_ort`` with type reduction, for onnxruntime's
+reduced (minimal) builds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rnnqa.bundle_format import ANSWER_INDEX, INPUT_NAMES
+from rnnqa.data.padding import pad_rows
+from rnnqa.data.text import Vocabulary
+from rnnqa.errors import ExportError
+
+QUANTIZE_CHOICES = ("int8",)
+# What quantize_int8 asks onnxruntime for, recorded in the manifest.
+INT8_SETTINGS = {"method": "onnxruntime.quantization.quantize_dynamic", "weight_type": "QInt8",
+                 "op_types": ["Gather", "Gemm", "MatMul"], "per_channel": False, "reduce_range": False}
+MIN_AGREEMENT = 0.99  # top-1 agreement with the float graph, over every gate question
+MAX_DROP_POINTS = 1.0  # accuracy drop allowed on any question set, in percentage points
+
+
+@dataclass(frozen=True)
+class GateReport:
+    """The accuracy gate's figures, as the manifest records them."""
+
+    questions: int  # training + validation questions compared
+    agreement: float  # share of them whose top-1 answer is the float graph's
+    train_accuracy_fp32: float
+    train_accuracy_int8: float
+    train_lost: int  # training questions the float graph answers right and the int8 one does not
+    val_accuracy_fp32: float | None
+    val_accuracy_int8: float | None
+
+    @property
+    def drop_points(self) -> float:
+        drops = [self.train_accuracy_fp32 - self.train_accuracy_int8]
+        if self.val_accuracy_fp32 is not None:
+            drops.append(self.val_accuracy_fp32 - self.val_accuracy_int8)
+        return 100.0 * max(drops)
+
+    @property
+    def passed(self) -> bool:
+        return self.train_lost == 0 and self.agreement >= MIN_AGREEMENT and self.drop_points <= MAX_DROP_POINTS
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "drop_points": round(self.drop_points, 4), "passed": self.passed,
+                "limits": {"min_agreement": MIN_AGREEMENT, "max_drop_points": MAX_DROP_POINTS, "train_lost": 0}}
+
+    def summary(self) -> str:
+        text = (f"top-1 agreement {self.agreement:.4f} on {self.questions} question(s) (≥ {MIN_AGREEMENT}), "
+                f"training accuracy {self.train_accuracy_fp32:.4f} → {self.train_accuracy_int8:.4f} "
+                f"({self.train_lost} training question(s) lost, 0 allowed)")
+        if self.val_accuracy_fp32 is not None:
+            text += f", validation accuracy {self.val_accuracy_fp32:.4f} → {self.val_accuracy_int8:.4f}"
+        return text + f", drop {self.drop_points:.2f} points (≤ {MAX_DROP_POINTS})"
+
+
+def quantize_int8(source: Path, target: Path) -> dict:
+    """Write the int8 form of the graph at ``source`` to ``target``; returns the settings used.
+
+    Raises:
+        ExportError: onnxruntime's quantization tools (they need ``onnx``) are missing or failed.
+    """
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as exc:
+        raise ExportError(f"--quantize int8 needs onnxruntime's quantization tools (and onnx): {exc}") from exc
+    root = logging.getLogger()
+    level, root.level = root.level, logging.ERROR  # not its "consider pre-processing" advice on every export
+    try:
+        quantize_dynamic(source, target, weight_type=QuantType.QInt8, op_types_to_quantize=INT8_SETTINGS["op_types"],
+                         per_channel=INT8_SETTINGS["per_channel"], reduce_range=INT8_SETTINGS["reduce_range"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime's tools raise anything; the export must say why
+        raise ExportError(f"int8 quantization failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        root.setLevel(level)
+    return dict(INT8_SETTINGS)
+
+
+def accuracy_gate(float_graph: Path, int8_graph: Path, vocab: Vocabulary, max_len: int,
+                  train: tuple[Sequence[str], Sequence[str]],
+                  val: tuple[Sequence[str], Sequence[str]] | None = None) -> GateReport:
+    """Compare the two graphs' top-1 answers on the training (and validation) questions and answers.
+
+    Raises:
+        ExportError: there are no training questions to compare on (the run's CSV is gone).
+    """
+    if not train[0]:
+        raise ExportError("--quantize needs the run's training CSV for its accuracy gate, and it is not readable")
+    from rnnqa.runtime.session import make_session
+
+    sessions = [make_session(Path(g).read_bytes()) for g in (float_graph, int8_graph)]
+    answer_id = {a: i for i, a in enumerate(vocab.answers)}
+
+    def score(questions: Sequence[str], answers: Sequence[str]):
+        ids, lengths = pad_rows([vocab.encode_question(q, max_len) for q in questions])
+        feeds = {INPUT_NAMES[0]: ids, INPUT_NAMES[1]: lengths}
+        fp32, int8 = (s.run([ANSWER_INDEX], feeds)[0] for s in sessions)
+        truth = np.array([answer_id.get(a, -1) for a in answers])
+        return fp32, int8, truth
+
+    f_train, i_train, t_train = score(*train)
+    agree = [f_train == i_train]
+    val_figures = (None, None)
+    if val is not None and val[0]:
+        f_val, i_val, t_val = score(*val)
+        agree.append(f_val == i_val)
+        val_figures = (float((f_val == t_val).mean()), float((i_val == t_val).mean()))
+    agreement = np.concatenate(agree)
+    return GateReport(int(agreement.size), float(agreement.mean()), float((f_train == t_train).mean()),
+                      float((i_train == t_train).mean()), int(((f_train == t_train) & (i_train != t_train)).sum()),
+                      *val_figures)
+
+
+def convert_to_ort(graph: Path, ort_target: Path, config_target: Path) -> None:
+    """Write ``graph`` in ORT format and the operator/type list a reduced onnxruntime build needs.
+
+    The conversion keeps the graph as it is (optimisation level ``disable``), so the config lists exactly
+    the graph's operators (``Constant`` nodes become initializers) and the session optimises at load.
+
+    Raises:
+        ExportError: the conversion failed.
+    """
+    with tempfile.TemporaryDirectory(prefix="rnnqa-ort-") as tmp:
+        work = Path(tmp) / "model.onnx"
+        shutil.copyfile(graph, work)
+        env = {**os.environ, "ORT_CONVERT_ONNX_MODELS_TO_ORT_OPTIMIZATION_LEVEL": "disable"}
+        done = subprocess.run([sys.executable, "-m", "onnxruntime.tools.convert_onnx_models_to_ort", str(work),
+                               "--enable_type_reduction", "--optimization_style", "Fixed"],
+                              capture_output=True, text=True, env=env, timeout=600)
+        ort_file, config = Path(tmp) / "model.disable.ort", Path(tmp) / "model.required_operators_and_types.disable.config"
+        if done.returncode != 0 or not ort_file.is_file() or not config.is_file():
+            raise ExportError(f"ORT conversion failed: {(done.stderr or done.stdout).strip()[-800:]}")
+        shutil.copyfile(ort_file, ort_target)
+        # the tool names its temporary file in the header; the bundle's config names the bundle's file
+        config_target.write_text(config.read_text(encoding="utf-8").replace(str(ort_file), ort_target.name),
+                                 encoding="utf-8")
