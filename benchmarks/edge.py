@@ -69,8 +69,9 @@ def unenforced_gate(recorded: list):
 
 
 def bundle_bytes(bundle: Path, graph: str) -> int:
-    """The bundle as an edge box would hold it: every file but the graph form it does not run."""
-    skip = {"model.ort", "required_operators.config"} if graph == "onnx" else {"model.onnx"}
+    """The bundle an edge box holds to run ``graph``: without --ort's files for onnx (a bundle exported without
+    --ort); every file for ort (the loader checks model.onnx too)."""
+    skip = {"model.ort", "required_operators.config"} if graph == "onnx" else set()
     return sum(p.stat().st_size for p in bundle.iterdir() if p.name not in skip)
 
 

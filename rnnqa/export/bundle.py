@@ -112,7 +112,7 @@ def export_bundle(
         write_json(tmp / VOCAB_FILE, run.vocab.to_json(), compact=True)
         batches = parity_batches(run.vocab, questions, config.max_len)
         report = validate_parity(run.model, batches, tmp / TORCHSCRIPT_FILE, tmp / ONNX_FILE, atol)
-        edge = {} if quantize is None else _quantize(tmp, run, training, val_csv)
+        edge = {} if quantize is None else _quantize(tmp, run, training, val_csv, threshold)
         if ort:
             convert_to_ort(tmp / ONNX_FILE, tmp / ORT_FILE, tmp / ORT_CONFIG_FILE)
         write_json(tmp / CONFORMANCE_FILE,
@@ -161,7 +161,7 @@ def _training_pairs(config: dict, tokenizer: Tokenizer) -> QAPairs | None:
         return None
 
 
-def _quantize(tmp: Path, run, training: QAPairs | None, val_csv: str | Path | None) -> dict:
+def _quantize(tmp: Path, run, training: QAPairs | None, val_csv: str | Path | None, threshold: float) -> dict:
     """Replace ``tmp``'s float graph by its int8 form if the accuracy gate passes; the manifest's entries.
 
     Raises:
@@ -172,7 +172,7 @@ def _quantize(tmp: Path, run, training: QAPairs | None, val_csv: str | Path | No
     (tmp / ONNX_FILE).replace(float_graph)
     settings = quantize_int8(float_graph, tmp / ONNX_FILE)
     val = None if val_csv is None else load_qa_csv(val_csv, run.vocab.tokenizer)
-    report = accuracy_gate(float_graph, tmp / ONNX_FILE, run.vocab, run.model.config.max_len,
+    report = accuracy_gate(float_graph, tmp / ONNX_FILE, run.vocab, run.model.config.max_len, threshold,
                            ([], []) if training is None else (training.questions, training.answers),
                            None if val is None else (val.questions, val.answers))
     float_graph.unlink()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnqa.bundle_format import ANSWER_INDEX, INPUT_NAMES
+from rnnqa.bundle_format import ANSWER_INDEX, CONFIDENCE, INPUT_NAMES
 from rnnqa.data.padding import pad_rows
 from rnnqa.data.text import Vocabulary
 from rnnqa.errors import ExportError
@@ -33,6 +33,8 @@ INT8_SETTINGS = {"method": "onnxruntime.quantization.quantize_dynamic", "weight_
                  "op_types": ["Gather", "Gemm", "MatMul"], "per_channel": False, "reduce_range": False}
 MIN_AGREEMENT = 0.99  # top-1 agreement with the float graph, over every gate question
 MAX_DROP_POINTS = 1.0  # accuracy drop allowed on any question set, in percentage points
+CONVERT_TIMEOUT_S = 600
+GATE_CHUNK = 1024  # questions per onnxruntime call: the graph holds (chunk, answers) floats at once
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,8 @@ class GateReport:
     """The accuracy gate's figures, as the manifest records them."""
 
     questions: int  # training + validation questions compared
-    agreement: float  # share of them whose top-1 answer is the float graph's
-    train_accuracy_fp32: float
+    agreement: float  # share of them answered as the float graph does: the same top-1, known or not alike
+    train_accuracy_fp32: float  # "right": the correct answer, with a confidence at the bundle's threshold
     train_accuracy_int8: float
     train_lost: int  # training questions the float graph answers right and the int8 one does not
     val_accuracy_fp32: float | None
@@ -93,10 +95,11 @@ def quantize_int8(source: Path, target: Path) -> dict:
     return dict(INT8_SETTINGS)
 
 
-def accuracy_gate(float_graph: Path, int8_graph: Path, vocab: Vocabulary, max_len: int,
+def accuracy_gate(float_graph: Path, int8_graph: Path, vocab: Vocabulary, max_len: int, threshold: float,
                   train: tuple[Sequence[str], Sequence[str]],
                   val: tuple[Sequence[str], Sequence[str]] | None = None) -> GateReport:
-    """Compare the two graphs' top-1 answers on the training (and validation) questions and answers.
+    """Compare the two graphs' answers on the training (and validation) questions and answers, as the runtime
+    serves them: the top-1 answer, and whether its confidence reaches ``threshold`` (else "I don't know").
 
     Raises:
         ExportError: there are no training questions to compare on (the run's CSV is gone).
@@ -108,11 +111,19 @@ def accuracy_gate(float_graph: Path, int8_graph: Path, vocab: Vocabulary, max_le
     sessions = [make_session(Path(g).read_bytes()) for g in (float_graph, int8_graph)]
     answer_id = {a: i for i, a in enumerate(vocab.answers)}
 
+    def served(session, rows) -> np.ndarray:
+        """The answer index served for each row, or -1 for "I don't know"."""
+        out = []
+        for begin in range(0, len(rows), GATE_CHUNK):
+            ids, lengths = pad_rows(rows[begin : begin + GATE_CHUNK])
+            index, confidence = session.run([ANSWER_INDEX, CONFIDENCE], {INPUT_NAMES[0]: ids, INPUT_NAMES[1]: lengths})
+            out.append(np.where(confidence >= threshold, index, -1))
+        return np.concatenate(out)
+
     def score(questions: Sequence[str], answers: Sequence[str]):
-        ids, lengths = pad_rows([vocab.encode_question(q, max_len) for q in questions])
-        feeds = {INPUT_NAMES[0]: ids, INPUT_NAMES[1]: lengths}
-        fp32, int8 = (s.run([ANSWER_INDEX], feeds)[0] for s in sessions)
-        truth = np.array([answer_id.get(a, -1) for a in answers])
+        rows = [vocab.encode_question(q, max_len) for q in questions]
+        fp32, int8 = (served(s, rows) for s in sessions)
+        truth = np.array([answer_id.get(a, -2) for a in answers])
         return fp32, int8, truth
 
     f_train, i_train, t_train = score(*train)
@@ -141,13 +152,17 @@ def convert_to_ort(graph: Path, ort_target: Path, config_target: Path) -> None:
         work = Path(tmp) / "model.onnx"
         shutil.copyfile(graph, work)
         env = {**os.environ, "ORT_CONVERT_ONNX_MODELS_TO_ORT_OPTIMIZATION_LEVEL": "disable"}
-        done = subprocess.run([sys.executable, "-m", "onnxruntime.tools.convert_onnx_models_to_ort", str(work),
-                               "--enable_type_reduction", "--optimization_style", "Fixed"],
-                              capture_output=True, text=True, env=env, timeout=600)
+        try:
+            done = subprocess.run([sys.executable, "-m", "onnxruntime.tools.convert_onnx_models_to_ort", str(work),
+                                   "--enable_type_reduction", "--optimization_style", "Fixed"],
+                                  capture_output=True, text=True, env=env, timeout=CONVERT_TIMEOUT_S)
+        except subprocess.TimeoutExpired as exc:
+            raise ExportError(f"ORT conversion took over {CONVERT_TIMEOUT_S} s and was stopped") from exc
         ort_file, config = Path(tmp) / "model.disable.ort", Path(tmp) / "model.required_operators_and_types.disable.config"
         if done.returncode != 0 or not ort_file.is_file() or not config.is_file():
             raise ExportError(f"ORT conversion failed: {(done.stderr or done.stdout).strip()[-800:]}")
         shutil.copyfile(ort_file, ort_target)
-        # the tool names its temporary file in the header; the bundle's config names the bundle's file
-        config_target.write_text(config.read_text(encoding="utf-8").replace(str(ort_file), ort_target.name),
-                                 encoding="utf-8")
+        # the tool names its (resolved) temporary file in the header: the bundle's config names the bundle's file
+        lines = config.read_text(encoding="utf-8").splitlines()
+        config_target.write_text("\n".join(f"# - {ort_target.name}" if line.startswith("# - ") else line
+                                           for line in lines) + "\n", encoding="utf-8")

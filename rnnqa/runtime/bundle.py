@@ -116,7 +116,7 @@ def _read_manifest(raw: bytes) -> dict:
         raise BundleError(MANIFEST_FILE, f"unsupported format version {version!r} (this rnnqa reads "
                                          f"{readable}; export the run again with this qa-export)")
     variant = manifest.get("variant", "fp32")
-    if variant not in VARIANTS:
+    if not isinstance(variant, str) or variant not in VARIANTS:
         raise BundleError(MANIFEST_FILE, f"unknown variant {variant!r} (this rnnqa reads {', '.join(VARIANTS)})")
     expected = sorted(set(FORMAT_FILES[version]) - {MANIFEST_FILE} - set(VARIANTS[variant]))
     optional = FORMAT_OPTIONAL_FILES[version]

@@ -25,7 +25,9 @@ PUBLIC_KEY_ENV = "RNNQA_PUBLIC_KEY"
 SIGN_EXTRA = "pip install 'rnnqa[sign]'"
 MAX_SIGNATURE_BYTES = 1 << 20  # a signature of a few files is ~2 KB
 CURVES = ("secp256r1", "secp384r1", "secp521r1")  # those the spec's key mode supports; P-256 recommended
-_SIGNATURE_ERRORS: tuple[type[BaseException], ...] = (ValueError, KeyError, TypeError, IndexError, AttributeError)
+# What a malformed signature file makes the parsers raise; RecursionError: JSON nested thousands deep.
+_SIGNATURE_ERRORS: tuple[type[BaseException], ...] = (ValueError, KeyError, TypeError, IndexError, AttributeError,
+                                                      RecursionError)
 
 
 @dataclass(frozen=True)
@@ -46,12 +48,14 @@ def load_public_key(path: str | os.PathLike) -> PublicKey:
         BundleError: the ``sign`` extra is not installed.
     """
     serialization, ec = _cryptography()
+    from cryptography.exceptions import UnsupportedAlgorithm
+
     path = Path(path)
     try:
         key = serialization.load_pem_public_key(path.read_bytes())
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the public key: {exc.strerror or exc}") from exc
-    except ValueError as exc:
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise ConfigError(f"{path}: not a PEM public key ({exc})") from exc
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in CURVES:
         raise ConfigError(f"{path}: not an ECDSA P-256, P-384 or P-521 public key")

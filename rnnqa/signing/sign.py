@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
-from rnnqa.bundle_format import SIGNATURE_FILE
-from rnnqa.errors import ConfigError, ExportError
-from rnnqa.fileio import atomic_file
+from rnnqa.bundle_format import MANIFEST_FILE, SIGNATURE_FILE
+from rnnqa.errors import BundleError, ConfigError, ExportError
 from rnnqa.runtime.bundle import load_bundle
 from rnnqa.runtime.signature import CURVES, SIGN_EXTRA, PublicKey, key_fingerprint
 
@@ -21,6 +21,7 @@ def check_private_key(private_key: str | Path) -> PublicKey:
             or the ``sign`` extra is missing.
     """
     try:
+        from cryptography.exceptions import UnsupportedAlgorithm
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import ec
     except ImportError as exc:
@@ -30,7 +31,7 @@ def check_private_key(private_key: str | Path) -> PublicKey:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the private key: {exc.strerror or exc}") from exc
-    except (ValueError, TypeError) as exc:  # TypeError: an encrypted key, and no password
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:  # TypeError: an encrypted key, and no password
         raise ConfigError(f"{path}: not an unencrypted PEM private key ({exc})") from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name not in CURVES:
         raise ConfigError(f"{path}: not an ECDSA P-256, P-384 or P-521 private key")
@@ -53,7 +54,7 @@ def sign_bundle(bundle_dir: str | Path, private_key: str | Path) -> PublicKey:
     """
     public = check_private_key(private_key)
     root = Path(bundle_dir)
-    load_bundle(root)
+    checked = load_bundle(root)
     try:
         from model_signing import hashing, signing
     except ImportError as exc:
@@ -62,12 +63,18 @@ def sign_bundle(bundle_dir: str | Path, private_key: str | Path) -> PublicKey:
               .set_ignored_paths(paths=[SIGNATURE_FILE], ignore_git_paths=False))
     config = signing.Config().use_elliptic_key_signer(private_key=Path(private_key)).set_hashing_config(hashed)
     try:
-        with tempfile.TemporaryDirectory() as scratch:  # outside the bundle: a file inside would be hashed
-            config.sign(root, Path(scratch, SIGNATURE_FILE))
-            signature = Path(scratch, SIGNATURE_FILE).read_bytes()
-        with atomic_file(root / SIGNATURE_FILE) as tmp:
-            tmp.write_bytes(signature)
+        # beside the bundle, not in it (a file inside would be hashed, and loads meanwhile would refuse it),
+        # on its filesystem, so the signature lands with one rename
+        with tempfile.TemporaryDirectory(prefix=".rnnqa-sign-", dir=root.resolve().parent) as scratch:
+            signature = Path(scratch, SIGNATURE_FILE)
+            config.sign(root, signature)
+            with open(signature, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(signature, root / SIGNATURE_FILE)
     except (OSError, ValueError) as exc:
         raise ExportError(f"{root}: cannot sign: {exc}") from exc
-    load_bundle(root, public_key=public)
+    signed = load_bundle(root, public_key=public)
+    if signed.manifest != checked.manifest:  # the files changed between the check and the signing
+        (root / SIGNATURE_FILE).unlink(missing_ok=True)
+        raise BundleError(MANIFEST_FILE, "the bundle changed while it was being signed; the signature was removed")
     return public

@@ -47,9 +47,14 @@ def test_the_int8_bundle_answers_every_training_question_and_records_its_gate(bu
     assert not (bundles["int8"] / TORCHSCRIPT_FILE).exists()
     assert (bundles["int8"] / ONNX_FILE).stat().st_size < (bundles["fp32"] / ONNX_FILE).stat().st_size
     pairs = load_qa_csv(seed_csv)
+    served = [(a.text, a.known) for a in QAModel.load(bundles["fp32"]).answer_batch(pairs.questions)]
+    right = [i for i, (text, known) in enumerate(served) if known and text == pairs.answers[i]]
+    assert len(right) > 80  # the float model answers nearly all of them confidently
     for graph in ("onnx", "ort"):
         model = QAModel.load(bundles["int8"], graph=graph)
-        assert [a.text for a in model.answer_batch(pairs.questions)] == pairs.answers, graph
+        answers = model.answer_batch(pairs.questions)
+        assert [a.text for a in answers] == pairs.answers, graph
+        assert all(answers[i].known for i in right), graph
 
 
 def test_the_ort_graph_answers_as_the_onnx_graph(bundles, seed_csv):
@@ -97,6 +102,24 @@ def _break(source: Path, target: Path) -> dict:
     return settings
 
 
+def _unsure(source: Path, target: Path) -> dict:
+    """A quantizer gone subtly wrong: the same top-1 answers, with confidences below the threshold."""
+    graph = onnx.load(source)
+    gemm = next(n for n in graph.graph.node if n.op_type == "Gemm")
+    for init in graph.graph.initializer:
+        if init.name in gemm.input[1:]:
+            init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 0.02, init.name))
+    onnx.save(graph, target)
+    return {}
+
+
+def test_the_gate_counts_an_answer_turned_into_i_dont_know_as_lost(bundles, seed_run, tmp_path, monkeypatch):
+    monkeypatch.setattr(exporter, "quantize_int8", _unsure)
+    with pytest.raises(ExportError, match=r"[1-9]\d* training question\(s\) lost"):
+        export_bundle(seed_run, tmp_path / "bundle", quantize="int8")
+    assert not (tmp_path / "bundle").exists()
+
+
 def test_the_gate_refuses_a_broken_quantization_and_leaves_the_previous_bundle(bundles, seed_run, tmp_path,
                                                                                 monkeypatch):
     target = tmp_path / "bundle"
@@ -139,6 +162,16 @@ def test_an_int8_manifest_claiming_fp32_is_refused(bundles, tmp_path):
     manifest["variant"] = "int4"
     (copy / MANIFEST_FILE).write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match="unknown variant 'int4'"):
+        QAModel.load(copy)
+
+
+@pytest.mark.parametrize("variant", [None, ["fp32"], {"name": "fp32"}, "int4", 42])
+def test_a_variant_this_runtime_does_not_know_or_of_the_wrong_type_is_refused(bundles, tmp_path, variant):
+    copy = _copy(bundles["fp32"], tmp_path)  # the JavaScript runtime refuses the same (clients/js/test)
+    manifest = json.loads((copy / MANIFEST_FILE).read_text())
+    manifest["variant"] = variant
+    (copy / MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="unknown variant"):
         QAModel.load(copy)
 
 

@@ -128,6 +128,24 @@ def test_a_truncated_or_empty_signature_is_refused(signed_bundle, make_keys, tmp
     refused(bundle, make_keys()[1], SIGNATURE_FILE, "not a valid signature")
 
 
+def test_a_signature_nested_too_deep_for_the_parser_is_refused(signed_bundle, make_keys, tmp_path):
+    bundle = copy(signed_bundle, tmp_path)
+    (bundle / SIGNATURE_FILE).write_text("[" * 200_000 + "]" * 200_000)  # under 1 MiB, deeper than any parser
+    refused(bundle, make_keys()[1], SIGNATURE_FILE, "not a valid signature")
+
+
+def test_a_key_of_an_algorithm_cryptography_does_not_know_is_a_config_error(tmp_path):
+    pytest.importorskip("cryptography")
+    from rnnqa.errors import ConfigError
+    from rnnqa.runtime.signature import load_public_key
+
+    key = tmp_path / "odd.pub.pem"  # an X25519-shaped OID cryptography cannot load as a public key here
+    key.write_text("-----BEGIN PUBLIC KEY-----\nMCwwBwYDK2VvBQADIQBDf+rnWY9BkHIaGtUzN2m3HlXYq0NvT6WUqsJ7aHBdOA==\n"
+                   "-----END PUBLIC KEY-----\n")
+    with pytest.raises(ConfigError, match="not"):
+        load_public_key(key)
+
+
 def test_an_unsigned_bundle_is_refused_when_a_key_is_given(make_bundle, make_keys):
     refused(make_bundle("gru"), make_keys()[1], SIGNATURE_FILE, "missing — the bundle is not signed")
 

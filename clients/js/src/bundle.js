@@ -47,8 +47,8 @@ export function parseManifest(bytes) {
     throw new BundleError(MANIFEST_FILE, `unsupported format version ${JSON.stringify(manifest.format_version)} ` +
       `(this runtime reads ${FORMAT_VERSION}; export the run again with a current qa-export)`);
   }
-  const variant = manifest.variant ?? 'fp32';
-  if (!Object.hasOwn(VARIANTS, variant)) {
+  const variant = 'variant' in manifest ? manifest.variant : 'fp32';
+  if (typeof variant !== 'string' || !Object.hasOwn(VARIANTS, variant)) {
     throw new BundleError(MANIFEST_FILE, `unknown variant ${JSON.stringify(variant)} (this runtime reads ` +
       `${Object.keys(VARIANTS).join(', ')})`);
   }

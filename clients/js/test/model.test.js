@@ -136,6 +136,17 @@ describe('a tampered or incomplete bundle is refused', { skip: SKIP }, () => {
     await refused(join(dir, 'absent'), join(dir, 'absent'), /not a bundle directory/);
   });
 
+  test('a variant this runtime does not know, or of the wrong type, is refused as in Python', async () => {
+    for (const variant of [null, ['fp32'], { name: 'fp32' }, 'int4', 42]) {
+      const bundle = copy();
+      editJson(join(bundle, 'manifest.json'), (m) => { m.variant = variant; });
+      await refused(bundle, 'manifest.json', /^unknown variant /);
+    }
+    const int8 = copy(); // an fp32 bundle claiming int8 lists a TorchScript file an int8 bundle has not
+    editJson(join(int8, 'manifest.json'), (m) => { m.variant = 'int8'; });
+    await refused(int8, 'manifest.json', /'files' must list the sha256 of exactly/);
+  });
+
   test('a graph with external data, or that is not ONNX, is refused before onnxruntime sees it', async () => {
     await refused(cases().externalBundle, 'model.onnx', /1 tensor\(s\)|tensor\(s\) reference external data/);
     const garbage = copy();
