@@ -20,6 +20,13 @@ QUESTION_COLUMN = "question"
 ANSWER_COLUMNS = ("answer", "confidence", "known", "error")  # the columns a batch gains, in this order
 
 
+def answer_fields(pa) -> list:
+    """The Arrow fields of :data:`ANSWER_COLUMNS`, for the ``pyarrow`` module ``pa`` (imported by the caller:
+    this module never imports pyarrow)."""
+    return [pa.field("answer", pa.string()), pa.field("confidence", pa.float64()), pa.field("known", pa.bool_()),
+            pa.field("error", pa.string())]
+
+
 def answer_column(model: QAModel, questions: Iterable[object]) -> dict[str, list]:
     """Answer every question of a batch with one onnxruntime call.
 
@@ -96,9 +103,8 @@ class BatchAnswerer:
 def _append_arrow(table, answers: dict[str, list]):
     import pyarrow as pa  # loaded already: the table is one of its objects
 
-    types = {"answer": pa.string(), "confidence": pa.float64(), "known": pa.bool_(), "error": pa.string()}
-    for name in ANSWER_COLUMNS:
-        table = table.append_column(pa.field(name, types[name]), pa.array(answers[name], types[name]))
+    for field in answer_fields(pa):
+        table = table.append_column(field, pa.array(answers[field.name], field.type))
     return table
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from rnnqa.batch.column import QUESTION_COLUMN
+from rnnqa.batch.column import QUESTION_COLUMN, answer_fields
 from rnnqa.batch.table_io import Chunk
 from rnnqa.errors import BatchError
 
@@ -26,12 +26,6 @@ def import_pyarrow():
     except ImportError as exc:
         raise BatchError("Parquet needs pyarrow: pip install 'rnnqa[ray]' (or pip install pyarrow)") from exc
     return pyarrow, pyarrow.parquet
-
-
-def answer_fields(pa) -> list:
-    """The Arrow fields of :data:`ANSWER_COLUMNS`."""
-    return [pa.field("answer", pa.string()), pa.field("confidence", pa.float64()), pa.field("known", pa.bool_()),
-            pa.field("error", pa.string())]
 
 
 class ParquetReader:

@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from rnnqa.batch.column import QUESTION_COLUMN, BatchAnswerer
+from rnnqa.batch.column import QUESTION_COLUMN, BatchAnswerer, answer_fields
 from rnnqa.batch.files import DEFAULT_BATCH_SIZE, Summary, check_output_path
-from rnnqa.batch.parquet_io import answer_fields, import_pyarrow
+from rnnqa.batch.parquet_io import import_pyarrow
 from rnnqa.batch.table_io import check_columns, file_format, open_reader
 from rnnqa.errors import BatchError, ConfigError
 from rnnqa.fileio import atomic_directory
