@@ -19,6 +19,13 @@ A bundle is a directory holding exactly these files::
                             other file, tool versions and the parity report
     model.ort               (qa-export --ort) model.onnx in ORT format, and the operators and types an
     required_operators.config   onnxruntime reduced build needs for it
+    model_single.onnx       (fp32 bundles) the same classifier for one question and nothing else: input_ids
+                            int64 [seq, 1] (time-major, no padding, no lengths) -> answer_index int64 [1, 1],
+                            confidence float32 [1, 1], the softmax maximum *before* the substitution gate; the
+                            leanest graph of the model (rnnqa.export.single), parity-checked like model.onnx
+    gate.json               (with model_single.onnx, for runs trained with the substitution gate) the gate's
+                            tables, which model.onnx holds as constants: a runtime answering with
+                            model_single.onnx applies the gate itself (rnnqa.runtime.gate, docs/bundle.md)
 
 An int8 bundle (manifest "variant": "int8", qa-export --quantize int8) holds the quantized graph as
 model.onnx, the accuracy gate's figures in its manifest, and no model.torchscript.pt.
@@ -44,10 +51,12 @@ HF_CONFIG_FILE = "tokenizer_config.json"
 SIGNATURE_FILE = "model.sig"  # the name model_signing's CLI writes by default
 ORT_FILE = "model.ort"  # qa-export --ort: model.onnx in onnxruntime's ORT format (reduced builds)
 ORT_CONFIG_FILE = "required_operators.config"  # --ort: the operators and types a reduced build needs
+SINGLE_FILE = "model_single.onnx"  # one question, no padding: the lean graph `answer` runs
+GATE_FILE = "gate.json"  # the substitution gate's tables, for the runtimes that run model_single.onnx
 BUNDLE_FILES = (ONNX_FILE, TORCHSCRIPT_FILE, VOCAB_FILE, CONFORMANCE_FILE, MANIFEST_FILE)
-# Written for declared (version 2) tokenizers only, or with qa-export --ort; when present, listed and hashed
-# like the others.
-OPTIONAL_FILES = (HF_TOKENIZER_FILE, HF_CONFIG_FILE, ORT_FILE, ORT_CONFIG_FILE)
+# Written for declared (version 2) tokenizers only, with qa-export --ort, or (the single-question graph and
+# the gate's tables) for fp32 bundles since 2026-11-30; when present, listed and hashed like the others.
+OPTIONAL_FILES = (HF_TOKENIZER_FILE, HF_CONFIG_FILE, ORT_FILE, ORT_CONFIG_FILE, SINGLE_FILE, GATE_FILE)
 # manifest "variant": "fp32" (absent in bundles before it) or "int8" (qa-export --quantize int8: model.onnx
 # is the quantized graph, and there is no TorchScript file — an edge bundle carries no PyTorch weights).
 VARIANTS = {"fp32": (), "int8": (TORCHSCRIPT_FILE,)}  # each variant's files left out of its format's list
@@ -58,6 +67,7 @@ FORMAT_OPTIONAL_FILES = {2: (), FORMAT_VERSION: OPTIONAL_FILES}
 INPUT_NAMES = ("input_ids", "lengths")
 LOGITS, PROBABILITIES, ANSWER_INDEX, CONFIDENCE = "logits", "probabilities", "answer_index", "confidence"
 OUTPUT_NAMES = (LOGITS, PROBABILITIES, ANSWER_INDEX, CONFIDENCE)
+SINGLE_OUTPUT_NAMES = (ANSWER_INDEX, CONFIDENCE)  # model_single.onnx: input INPUT_NAMES[0] only, [seq, 1]
 ONNX_METADATA_KEY = "rnnqa"  # metadata_props key holding the manifest's key facts as JSON
 
 # Below this softmax probability the answer is "I don't know". Chosen on the dev sets with qa-train's

@@ -16,9 +16,10 @@ import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { BUNDLE_FILES as REQUIRED_FILES, OPTIONAL_FILES } from '../js/src/bundle.js';
+
 const here = dirname(fileURLToPath(import.meta.url));
-const BUNDLE_FILES = ['manifest.json', 'vocab.json', 'conformance.json', 'model.onnx', 'model.torchscript.pt',
-  'tokenizer.json', 'tokenizer_config.json'];
+const BUNDLE_FILES = [...REQUIRED_FILES, ...OPTIONAL_FILES]; // what the page may fetch from the bundle
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript',
   '.json': 'application/json', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream',

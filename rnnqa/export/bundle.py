@@ -8,11 +8,14 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+import onnx
+
 from rnnqa.bundle_format import (
     BUNDLE_FILES,
     CONFORMANCE_FILE,
     FORMAT_NAME,
     FORMAT_VERSION,
+    GATE_FILE,
     HF_TOKENIZER_FILE,
     LEGACY_THRESHOLD,
     MANIFEST_FILE,
@@ -20,6 +23,7 @@ from rnnqa.bundle_format import (
     OPTIONAL_FILES,
     ORT_CONFIG_FILE,
     ORT_FILE,
+    SINGLE_FILE,
     TORCHSCRIPT_FILE,
     VOCAB_FILE,
     graph_contract,
@@ -31,9 +35,11 @@ from rnnqa.data.tokenizer import DeclaredTokenizer
 from rnnqa.export.conformance import conformance
 from rnnqa.export.edge import QUANTIZE_CHOICES, accuracy_gate, convert_to_ort, quantize_int8
 from rnnqa.export.hf_tokenizer import hf_tokenizer_files
+from rnnqa.export.single import gate_table, single_graph
 from rnnqa.export.graphs import DEFAULT_OPSET, export_onnx, export_torchscript
 from rnnqa.export.validate import DEFAULT_ATOL, ParityReport, parity_batches, validate_parity
 from rnnqa.fileio import atomic_directory, sha256_file, write_json
+from rnnqa.runtime.gate import SubstitutionGate
 from rnnqa.signing import check_private_key, sign_bundle
 from rnnqa.train.run import load_run
 
@@ -110,8 +116,11 @@ def export_bundle(
         export_torchscript(run.model, tmp / TORCHSCRIPT_FILE)
         facts["onnx"] = export_onnx(run.model, tmp / ONNX_FILE, opset, metadata=facts)
         write_json(tmp / VOCAB_FILE, run.vocab.to_json(), compact=True)
-        batches = parity_batches(run.vocab, questions, config.max_len)
-        report = validate_parity(run.model, batches, tmp / TORCHSCRIPT_FILE, tmp / ONNX_FILE, atol)
+        gate = _write_single(tmp, run.model, opset) if quantize is None else None  # int8: model.onnx only
+        content = sorted(gate.content) if gate else ()
+        batches = parity_batches(run.vocab, questions, config.max_len, content=content)
+        report = validate_parity(run.model, batches, tmp / TORCHSCRIPT_FILE, tmp / ONNX_FILE, atol,
+                                 single_path=None if quantize else tmp / SINGLE_FILE, gate=gate)
         edge = {} if quantize is None else _quantize(tmp, run, training, val_csv, threshold)
         if ort:
             convert_to_ort(tmp / ONNX_FILE, tmp / ORT_FILE, tmp / ORT_CONFIG_FILE)
@@ -135,6 +144,20 @@ def export_bundle(
         if sign_key is not None:
             sign_bundle(tmp, sign_key)
     return ExportResult(Path(bundle_dir), manifest, report)
+
+
+def _write_single(tmp: Path, model, opset: int) -> SubstitutionGate | None:
+    """Write model_single.onnx, and gate.json for a gated model; return the gate as the runtime reads it."""
+    try:
+        proto = single_graph(model, opset)
+    except (ValueError, onnx.checker.ValidationError) as exc:
+        raise ExportError(f"the single-question graph failed its check: {exc}") from exc
+    onnx.save(proto, str(tmp / SINGLE_FILE))
+    table = gate_table(model)
+    if table is None:
+        return None
+    write_json(tmp / GATE_FILE, table, compact=True)
+    return SubstitutionGate.from_json(table, model.config.vocab_size, model.config.num_answers)
 
 
 def run_threshold(config: dict) -> float:

@@ -3,7 +3,8 @@
 Inputs are chosen at sizes *other* than the tracing example (batch 2, length 4): batch 1, odd
 batches, long and short rows mixed in one padded batch, random ids, and the training questions.
 Checks run in order — output names, shapes, values, argmax, and the ONNX graph's own decoding
-(``probabilities``, ``answer_index``, ``confidence``) — and every failure is collected before one
+(``probabilities``, ``answer_index``, ``confidence``), and the single-question graph with the runtime's
+gate on every row of every batch, unpadded — and every failure is collected before one
 :class:`ParityError` lists them all. Values: softmax probabilities within ``atol``; logits within
 ``atol × max(1, largest |logit| of the row)``, because float32 rounding in a recurrent kernel grows
 with the scale of the activations (an LSTM's logits of ±10 after 32 steps differ by ~1e-5 between
@@ -19,10 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnnqa.bundle_format import INPUT_NAMES, OUTPUT_NAMES
+from rnnqa.bundle_format import INPUT_NAMES, OUTPUT_NAMES, SINGLE_OUTPUT_NAMES
 from rnnqa.data.padding import pad_rows
 from rnnqa.data.text import Vocabulary
 from rnnqa.errors import ParityError
+from rnnqa.runtime.gate import SubstitutionGate
 from rnnqa.runtime.session import ORT_ERRORS, make_session
 from rnnqa.train.model import QAClassifier
 
@@ -30,6 +32,8 @@ Batch = tuple[np.ndarray, np.ndarray]  # (input_ids (B, T) int64, lengths (B,) i
 Runner = Callable[[np.ndarray, np.ndarray], Sequence[np.ndarray]]  # logits first, then any decoding outputs
 
 DEFAULT_ATOL = 1e-5
+SINGLE = "single"  # the single-question graph's name in the report
+SWAP_PROBES = 64  # training questions rewritten with one content word swapped, to exercise the gate
 
 
 @dataclass
@@ -41,16 +45,21 @@ class ParityReport:
     max_prob_diff: dict[str, float] = field(default_factory=dict)  # softmax probabilities, per format
     atol: float = DEFAULT_ATOL
 
+    single_rows: int = 0  # rows checked one by one on the single-question graph (with the runtime's gate)
+
     def to_json(self) -> dict:
         return {"rows": self.rows, "batches": self.batches, "shapes": self.shapes, "atol": self.atol,
-                "max_abs_diff": self.max_abs_diff, "max_prob_diff": self.max_prob_diff, "passed": True}
+                "max_abs_diff": self.max_abs_diff, "max_prob_diff": self.max_prob_diff,
+                "single_rows": self.single_rows, "passed": True}
 
     def summary(self) -> str:
         diffs = ", ".join(
             f"{name} {diff:.1e} / {self.max_prob_diff[name]:.1e}" for name, diff in self.max_abs_diff.items()
         )
+        single = (f"; single-question graph on {self.single_rows} rows: confidence {self.max_prob_diff[SINGLE]:.1e}"
+                  if self.single_rows else "")
         return (f"parity OK on {self.rows} rows in {self.batches} batches "
-                f"(max |diff| logits / probabilities: {diffs}; atol {self.atol:g})")
+                f"(max |diff| logits / probabilities: {diffs}{single}; atol {self.atol:g})")
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -60,11 +69,22 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exps / exps.sum(axis=-1, keepdims=True)
 
 
-def parity_batches(vocab: Vocabulary, questions: Sequence[str], max_len: int, seed: int = 0) -> list[Batch]:
-    """Padded batches of the training questions (sizes 1, 3, 7, rest) and of random ids."""
+def parity_batches(vocab: Vocabulary, questions: Sequence[str], max_len: int, seed: int = 0,
+                   content: Sequence[int] = ()) -> list[Batch]:
+    """Padded batches of the training questions (sizes 1, 3, 7, rest) and of random ids; with the
+    substitution gate's ``content`` words, also a batch of training questions with one content word
+    swapped for another (what the gate halves, or a taught question it must not)."""
     rows = [vocab.encode(q, max_len) for q in questions]
     rows = [r for r in rows if r]
     rng = np.random.default_rng(seed)
+    words, content = sorted(content), set(content)
+    swaps = []
+    for row in rows[:SWAP_PROBES] if len(words) > 1 else []:
+        spots = [i for i, t in enumerate(row) if t in content]
+        if spots:
+            swapped = list(row)
+            swapped[spots[int(rng.integers(len(spots)))]] = words[int(rng.integers(len(words)))]
+            swaps.append(swapped)
     batches, start = [], 0
     for size in (1, 3, 7, len(rows)):
         if start < len(rows):
@@ -75,6 +95,8 @@ def parity_batches(vocab: Vocabulary, questions: Sequence[str], max_len: int, se
         lengths[0] = max_len  # one row as long as allowed, the rest shorter: mixed in one batch
         batches.append(pad_rows([list(rng.integers(0, len(vocab), size=n)) for n in lengths]))
     batches.append(pad_rows([[int(rng.integers(2, len(vocab)))]]))  # a single token, batch 1
+    if swaps:
+        batches.append(pad_rows(swaps))
     return batches
 
 
@@ -106,8 +128,11 @@ def validate_parity(
     torchscript_path: Path,
     onnx_path: Path,
     atol: float = DEFAULT_ATOL,
+    single_path: Path | None = None,
+    gate: SubstitutionGate | None = None,
 ) -> ParityReport:
-    """Compare eager, TorchScript and onnxruntime on every batch.
+    """Compare eager, TorchScript and onnxruntime on every batch, and with ``single_path``, the
+    single-question graph (plus ``gate``, as the runtime applies it) on every row of them.
 
     Returns:
         The report (rows, batch shapes, max abs diff per format) when every check passes.
@@ -130,6 +155,9 @@ def validate_parity(
     runners = {"torchscript": torchscript_runner(torchscript_path), "onnx": onnx_run}
     eager = eager_runner(model)
     report = ParityReport(atol=atol, max_abs_diff=dict.fromkeys(runners, 0.0), max_prob_diff=dict.fromkeys(runners, 0.0))
+    single = None if single_path is None else make_session(single_path)
+    if single is not None:
+        report.max_prob_diff[SINGLE] = 0.0
     for ids, lengths in batches:
         expected, scale = eager(ids, lengths)
         report.batches += 1
@@ -137,6 +165,8 @@ def validate_parity(
         report.shapes.append(list(ids.shape))
         for name, run in runners.items():
             failures.extend(_compare(name, run, ids, lengths, expected, scale, atol, report))
+        if single is not None:
+            failures.extend(_compare_single(single, gate, ids, lengths, expected, scale, atol, report))
     if failures:
         raise ParityError(failures)
     return report
@@ -193,4 +223,32 @@ def _compare_decoding(where, decoded, expected, scale, atol, report, name) -> li
     report.max_prob_diff[name] = max(report.max_prob_diff[name], diff)
     if diff > atol:
         problems.append(f"{where}: probabilities/confidence max |diff| {diff:.2e} exceeds atol {atol:g}")
+    return problems
+
+
+def _compare_single(session, gate, ids, lengths, expected, scale, atol, report) -> list[str]:
+    """Each row alone, unpadded, through the single-question graph and ``gate``: the eager argmax, and the
+    eager softmax maximum times the eager gate factor."""
+    want = softmax(expected).max(axis=1) * scale
+    problems = []
+    for i, n in enumerate(lengths.tolist()):
+        row = ids[i, :n]
+        where = f"{SINGLE} on a {n}-token row"
+        try:
+            index, confidence = session.run(list(SINGLE_OUTPUT_NAMES), {INPUT_NAMES[0]: row[:, None]})
+        except ORT_ERRORS as exc:
+            return [f"{where}: failed to run: {str(exc).splitlines()[0]}"]
+        if index.shape != (1, 1) or index.dtype != np.int64 or confidence.shape != (1, 1) or confidence.dtype != np.float32:
+            return [f"{where}: answer_index {index.dtype}{list(index.shape)} / confidence "
+                    f"{confidence.dtype}{list(confidence.shape)}, expected int64 / float32 of shape [1, 1]"]
+        answer = int(index[0, 0])
+        if answer != int(expected[i].argmax()):
+            problems.append(f"{where}: answer_index {answer}, eager argmax {int(expected[i].argmax())}")
+            continue
+        got = float(confidence[0, 0]) * (1.0 if gate is None else gate.scale(row.tolist(), answer))
+        diff = abs(got - float(want[i]))
+        report.max_prob_diff[SINGLE] = max(report.max_prob_diff[SINGLE], diff)
+        if diff > atol:
+            problems.append(f"{where}: confidence {got:.6f}, eager {float(want[i]):.6f} (atol {atol:g})")
+        report.single_rows += 1
     return problems

@@ -11,17 +11,21 @@ from rnnqa.bundle_format import (
     FORMAT_FILES,
     FORMAT_OPTIONAL_FILES,
     FORMAT_NAME,
+    GATE_FILE,
     INPUT_NAMES,
     MANIFEST_FILE,
     ONNX_FILE,
     ORT_FILE,
     SIGNATURE_FILE,
+    SINGLE_FILE,
+    SINGLE_OUTPUT_NAMES,
     VARIANTS,
     VOCAB_FILE,
     graph_contract,
 )
 from rnnqa.data.text import Vocabulary
 from rnnqa.errors import BundleError, ConfigError
+from rnnqa.runtime.gate import SubstitutionGate
 from rnnqa.runtime.onnx_inspect import ProtobufError, inspect_onnx
 from rnnqa.runtime.signature import PublicKey, verify_signature
 
@@ -41,6 +45,8 @@ class Bundle:
     onnx_bytes: bytes
     signed_by: str | None = None
     ort_bytes: bytes | None = None  # model.ort, exactly as hashed, in bundles exported with --ort
+    single_bytes: bytes | None = None  # model_single.onnx (fp32 bundles since 2026-11-30)
+    gate: SubstitutionGate | None = None  # gate.json, beside model_single.onnx for gated models
 
     @property
     def variant(self) -> str:
@@ -79,8 +85,10 @@ def load_bundle(bundle_dir: str | Path, *, public_key: PublicKey | None = None) 
     except (ValueError, ConfigError) as exc:
         raise BundleError(VOCAB_FILE, f"not a valid vocabulary: {exc}") from exc
     _check_agreement(manifest, vocab, contents[ONNX_FILE])
+    single = contents.get(SINGLE_FILE)
+    gate = _check_single(manifest, vocab, single, contents.get(GATE_FILE))
     return Bundle(root, manifest, vocab, contents[ONNX_FILE], public_key.fingerprint if public_key else None,
-                  contents.get(ORT_FILE))
+                  contents.get(ORT_FILE), single, gate)
 
 
 def _regular_files(root: Path) -> set[str]:
@@ -162,3 +170,35 @@ def _check_agreement(manifest: dict, vocab: Vocabulary, onnx_bytes: bytes) -> No
     if graph.outputs != expected:
         raise BundleError(ONNX_FILE, f"graph outputs are {graph.outputs}, expected {expected} "
                                      f"({answers} answers, to match {VOCAB_FILE})")
+
+
+def _check_single(manifest: dict, vocab: Vocabulary, single: bytes | None, gate: bytes | None) -> SubstitutionGate | None:
+    """model_single.onnx's interface, and gate.json present exactly when the model has a gate."""
+    if single is None:
+        if gate is not None:
+            raise BundleError(GATE_FILE, f"present without {SINGLE_FILE}")
+        return None
+    try:
+        graph = inspect_onnx(single)
+    except ProtobufError as exc:
+        raise BundleError(SINGLE_FILE, f"not an ONNX model: {exc}") from exc
+    if graph.external_tensors:
+        raise BundleError(SINGLE_FILE, f"{graph.external_tensors} tensor(s) reference external data")
+    expected = ([(INPUT_NAMES[0], _INT64, ["seq", 1])],
+                [(SINGLE_OUTPUT_NAMES[0], _INT64, [1, 1]), (SINGLE_OUTPUT_NAMES[1], _FLOAT, [1, 1])])
+    if (graph.inputs, graph.outputs) != expected:
+        raise BundleError(SINGLE_FILE, f"graph inputs {graph.inputs} and outputs {graph.outputs}, expected "
+                                       f"{expected[0]} and {expected[1]}")
+    questions = manifest["model"].get("gate_questions", 0)
+    gated = isinstance(questions, int) and questions > 0
+    if gate is None:
+        if gated:
+            raise BundleError(GATE_FILE, f"missing: the model has a substitution gate, which {SINGLE_FILE} leaves "
+                                         "to the runtime")
+        return None
+    if not gated:
+        raise BundleError(GATE_FILE, "present, but the manifest's model has no substitution gate")
+    try:
+        return SubstitutionGate.from_json(json.loads(gate.decode("utf-8")), len(vocab), len(vocab.answers))
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        raise BundleError(GATE_FILE, f"not a valid gate table: {exc}") from exc

@@ -10,10 +10,11 @@ import numpy as np
 import onnxruntime as ort
 
 from rnnqa.bundle_format import (ANSWER_INDEX, CONFIDENCE, INPUT_NAMES, LOGITS, ONNX_FILE, ORT_FILE, OUTPUT_NAMES,
-                                 PROBABILITIES, SIGNATURE_FILE)
+                                 PROBABILITIES, SIGNATURE_FILE, SINGLE_FILE)
 from rnnqa.data.padding import pad_rows
 from rnnqa.errors import BundleError
 from rnnqa.runtime.bundle import Bundle, load_bundle
+from rnnqa.runtime.gate import SubstitutionGate
 from rnnqa.runtime.session import ORT_ERRORS, make_session
 from rnnqa.runtime.signature import PublicKey, resolve_public_key
 
@@ -42,6 +43,9 @@ class _Serving:
     bundle: Bundle
     session: ort.InferenceSession
     threshold: float
+    max_len: int
+    single: ort.InferenceSession | None = None  # model_single.onnx: what answer() runs, when the bundle has it
+    gate: SubstitutionGate | None = None  # applied to single's answers (model.onnx applies it itself)
 
 
 class QAModel:
@@ -110,18 +114,33 @@ class QAModel:
             raise BundleError(ONNX_FILE, f"session inputs/outputs are {names}")
         probe = np.array([[bundle.vocab.unk_id]], dtype=np.int64)
         try:
-            logits, probs, index, confidence = session.run(
+            logits, probs, index0, confidence = session.run(
                 None, {INPUT_NAMES[0]: probe, INPUT_NAMES[1]: np.array([1], dtype=np.int64)})
         except ORT_ERRORS as exc:
             raise BundleError(ONNX_FILE, f"the graph fails on a probe question: {exc}") from exc
         answers = len(bundle.vocab.answers)
         if (logits.shape != (1, answers) or not np.isfinite(logits).all() or probs.shape != (1, answers)
-                or index.shape != (1,) or not 0 <= index[0] < answers or confidence.shape != (1,)
+                or index0.shape != (1,) or not 0 <= index0[0] < answers or confidence.shape != (1,)
                 or not 0.0 <= confidence[0] <= 1.0):
             raise BundleError(ONNX_FILE, f"the graph answers a probe with logits {logits.shape}, answer_index "
-                                         f"{index.tolist()}, confidence {confidence.tolist()}: not a valid answer")
+                                         f"{index0.tolist()}, confidence {confidence.tolist()}: not a valid answer")
         threshold = bundle.threshold if self._threshold is None else self._threshold
-        return _Serving(bundle, session, threshold)
+        single = self._single(bundle, logits[0]) if self._graph == "onnx" and bundle.single_bytes is not None else None
+        return _Serving(bundle, session, threshold, bundle.max_len, single, bundle.gate if single is not None else None)
+
+    def _single(self, bundle: Bundle, probe_logits: np.ndarray) -> ort.InferenceSession:
+        """A session on model_single.onnx that answers the probe as model.onnx did (``probe_logits``)."""
+        single = make_session(bundle.single_bytes, providers=self._providers, threads=self._threads)
+        shifted = np.exp(probe_logits - probe_logits.max())
+        want = int(probe_logits.argmax()), float(shifted.max() / shifted.sum())  # before any substitution gate
+        try:
+            index, confidence = single.run(_DECODED, {INPUT_NAMES[0]: np.array([[bundle.vocab.unk_id]], dtype=np.int64)})
+        except ORT_ERRORS as exc:
+            raise BundleError(SINGLE_FILE, f"the graph fails on a probe question: {exc}") from exc
+        if index.shape != (1, 1) or int(index[0, 0]) != want[0] or abs(float(confidence[0, 0]) - want[1]) > 1e-4:
+            raise BundleError(SINGLE_FILE, f"answers a probe with {index.tolist()} / {confidence.tolist()}, but "
+                                           f"{ONNX_FILE} with {want[0]} / {want[1]:.6f}")
+        return single
 
     def pinned(self) -> QAModel:
         """A view of this model that keeps answering with the bundle served now, whatever :meth:`reload`
@@ -167,9 +186,18 @@ class QAModel:
         return _run(self._state, questions, [PROBABILITIES])[0]
 
     def answer(self, question: str) -> Answer:
-        """The best answer to ``question`` (see :meth:`encode` for the errors it raises)."""
+        """The best answer to ``question`` (see :meth:`encode` for the errors it raises).
+
+        Runs the bundle's single-question graph where it has one (the leanest graph of the model, and
+        the substitution gate in Python: rnnqa.runtime.gate), else ``model.onnx`` with one row."""
         state = self._state
-        row = _encode(state, question)  # one row needs no padding: this hot path does the least it can
+        row = _encode(state, question)
+        if state.single is not None:
+            index, confidence = state.single.run(_DECODED, {INPUT_NAMES[0]: np.array(row, dtype=np.int64)[:, None]})
+            index, confidence = int(index[0, 0]), float(confidence[0, 0])
+            if state.gate is not None:
+                confidence *= state.gate.scale(row, index)
+            return _make(state, index, confidence)
         feeds = {INPUT_NAMES[0]: np.array([row], dtype=np.int64), INPUT_NAMES[1]: np.array([len(row)], dtype=np.int64)}
         index, confidence = state.session.run(_DECODED, feeds)  # the graph decodes: no numpy work left
         return _make(state, int(index[0]), float(confidence[0]))
@@ -200,7 +228,7 @@ class QAModel:
 
 
 def _encode(state: _Serving, question: str) -> list[int]:
-    return state.bundle.vocab.encode_question(question, state.bundle.max_len)
+    return state.bundle.vocab.encode_question(question, state.max_len)
 
 
 def _run(state: _Serving, questions: Sequence[str], outputs: list[str]) -> list[np.ndarray]:

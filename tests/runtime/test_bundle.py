@@ -43,7 +43,7 @@ def test_intact_bundle_loads(bundle):
 
 
 @pytest.mark.parametrize("name", ["model.onnx", "vocab.json", "model.torchscript.pt", "conformance.json",
-                                  "tokenizer.json", "tokenizer_config.json"])
+                                  "tokenizer.json", "tokenizer_config.json", "model_single.onnx", "gate.json"])
 def test_any_changed_byte_is_a_sha256_mismatch(bundle, name):
     data = bytearray((bundle / name).read_bytes())
     data[len(data) // 2] ^= 0x01
@@ -177,11 +177,13 @@ def test_format_2_bundle_with_a_version_1_tokenizer_answers_as_it_did(bundle):
     assert legacy.encode("İstanbul?") == [1, 1]  # the version-1 rule: "i", "stanbul" (the declared one: "istanbul")
     assert declared.encode("İstanbul?") == [1]
     for question in ("What is the capital of Peru?", "Who painted Guernica?"):
-        assert legacy.answer(question) == declared.answer(question)
+        old, new = legacy.answer(question), declared.answer(question)  # model.onnx / model_single.onnx
+        assert (old.text, old.known) == (new.text, new.known)
+        assert old.confidence == pytest.approx(new.confidence, abs=1e-6)
 
 
 def make_format_2(bundle):
-    for name in ("conformance.json", "tokenizer.json", "tokenizer_config.json"):
+    for name in ("conformance.json", "tokenizer.json", "tokenizer_config.json", "model_single.onnx", "gate.json"):
         (bundle / name).unlink()
         edit_json(bundle / "manifest.json", lambda m: m["files"].pop(name))
     edit_json(bundle / "manifest.json", lambda m: m.update(format_version=2))

@@ -17,8 +17,10 @@ export const VOCAB_FILE = 'vocab.json';
 export const CONFORMANCE_FILE = 'conformance.json';
 export const BUNDLE_FILES = [ONNX_FILE, 'model.torchscript.pt', VOCAB_FILE, CONFORMANCE_FILE, MANIFEST_FILE];
 /** Files a bundle may hold besides (Hugging Face tokenizers' form of the tokenizer, the ORT-format graph and
- * its reduced-build config); hashed when listed. */
-export const OPTIONAL_FILES = ['tokenizer.json', 'tokenizer_config.json', 'model.ort', 'required_operators.config'];
+ * its reduced-build config, the single-question graph and the substitution gate's tables); hashed when
+ * listed. This runtime answers with model.onnx, which applies the gate itself. */
+export const OPTIONAL_FILES = ['tokenizer.json', 'tokenizer_config.json', 'model.ort', 'required_operators.config',
+  'model_single.onnx', 'gate.json'];
 /** manifest.variant → the files of BUNDLE_FILES it leaves out: an int8 bundle has no TorchScript. */
 export const VARIANTS = { fp32: [], int8: ['model.torchscript.pt'] };
 /**

@@ -1,0 +1,81 @@
+"""The substitution gate outside the graph, for the single-question path (``model_single.onnx``).
+
+``model.onnx`` applies the gate itself (``rnnqa.train.gate``); the single-question graph stops at the
+softmax, because the gate's dozen small tensor operations cost more inside onnxruntime (about 1 µs per
+node) than the same check on a handful of Python ints. The tables come from the bundle's ``gate.json``,
+written from the very buffers ``model.onnx`` holds, and export parity checks both paths against the
+eager model. A runtime in another language does the same, or answers with ``model.onnx``.
+
+``gate.json``::
+
+    {"version": 1, "factor": 0.5,
+     "content": [ids of the content words],
+     "questions": [for each answer index, its training questions, each as the sorted ids of its content words]}
+
+The rule, exactly as ``rnnqa.train.gate.substituted`` computes it: for the chosen answer's training
+questions ``R``, with ``Q`` the question's ids and ``S`` how many of them are content words,
+``missing = |R| - |R ∩ set(Q)|`` and ``extra = S - (positions of Q whose id is in R)``. The gate closes
+(the confidence is multiplied by ``factor``) when some ``R`` has ``missing == extra == 1`` and none has
+``missing == extra == 0``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+GATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SubstitutionGate:
+    content: frozenset[int]
+    questions: tuple[tuple[frozenset[int], ...], ...]  # per answer index
+    factor: float
+
+    def scale(self, ids: Sequence[int], answer: int) -> float:
+        """What the chosen ``answer``'s confidence is multiplied by for the question ``ids``: 1, or
+        ``factor`` when the question is one of that answer's training questions with one content word
+        swapped."""
+        content = self.content
+        mine = [t for t in ids if t in content]
+        asked = set(mine)
+        swapped = False
+        for words in self.questions[answer]:
+            missing = len(words) - len(words & asked)
+            extra = len([t for t in mine if t not in words])
+            if missing == 0 and extra == 0:
+                return 1.0
+            if missing == 1 and extra == 1:
+                swapped = True
+        return self.factor if swapped else 1.0
+
+    @classmethod
+    def from_json(cls, data: object, vocab_size: int, num_answers: int) -> SubstitutionGate:
+        """Check and rebuild ``gate.json``.
+
+        Raises:
+            ValueError: not version 1, a factor outside (0, 1], ids outside the vocabulary, or not one
+                list of questions per answer.
+        """
+        if not isinstance(data, dict) or data.get("version") != GATE_VERSION:
+            raise ValueError(f"not a version-{GATE_VERSION} gate table")
+        factor = data.get("factor")
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0.0 < factor <= 1.0:
+            raise ValueError(f"'factor' must be a number in (0, 1], got {factor!r}")
+        content = _ids(data.get("content"), vocab_size, "'content'")
+        questions = data.get("questions")
+        if not isinstance(questions, list) or len(questions) != num_answers:
+            raise ValueError(f"'questions' must hold one list per answer ({num_answers})")
+        tables = []
+        for index, rows in enumerate(questions):
+            if not isinstance(rows, list) or not rows:
+                raise ValueError(f"'questions'[{index}] must be a non-empty list of questions")
+            tables.append(tuple(frozenset(_ids(row, vocab_size, f"'questions'[{index}]")) for row in rows))
+        return cls(frozenset(content), tuple(tables), float(factor))
+
+
+def _ids(value: object, vocab_size: int, where: str) -> list[int]:
+    if not isinstance(value, list) or not all(type(i) is int and 0 <= i < vocab_size for i in value):
+        raise ValueError(f"{where} must be a list of token ids below {vocab_size}")
+    return value

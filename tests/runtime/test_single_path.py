@@ -1,0 +1,135 @@
+"""`answer` on the single-question graph with the gate in Python, against model.onnx, and its loading checks."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import onnx
+import pytest
+from onnx import numpy_helper
+
+from rnnqa.bundle_format import GATE_FILE, ONNX_FILE, SINGLE_FILE
+from rnnqa.runtime import QAModel
+from tests.runtime.test_bundle import edit_json, refused, rehash
+
+QUALITY = Path(__file__).resolve().parents[2] / "quality"
+
+
+@pytest.fixture
+def bundle(make_bundle, tmp_path):
+    path = tmp_path / "bundle"
+    shutil.copytree(make_bundle("gru"), path)
+    return path
+
+
+def questions(model: QAModel) -> list[str]:
+    """Training questions, reworded ones, near misses and out-of-domain ones the model can encode."""
+    vectors = json.loads((model.bundle.path / "conformance.json").read_text())["vectors"]
+    found = [case["text"] for case in vectors if isinstance(case["text"], str)]
+    for name in ("default_reworded.csv", "default_near_miss.csv"):
+        with open(QUALITY / name, encoding="utf-8") as fh:
+            found += [row["question"] for row in csv.DictReader(fh)]
+    found += (QUALITY / "ood_questions.txt").read_text(encoding="utf-8").splitlines()
+    out = []
+    for text in found:
+        try:
+            model.encode(text)
+        except (TypeError, ValueError):
+            continue
+        out.append(text)
+    return out
+
+
+def test_answer_on_the_single_graph_agrees_with_model_onnx_and_the_gate_closes(bundle):
+    model = QAModel.load(bundle)
+    state = model._state
+    assert state.single is not None and state.gate is not None  # the lean path is the one under test
+    texts = questions(model)
+    batch = model.answer_rows([model.encode(t) for t in texts])  # model.onnx, the gate in the graph
+    closed = 0
+    for text, want in zip(texts, batch):
+        got = model.answer(text)
+        assert (got.text, got.known) == (want.text, want.known), text
+        assert got.confidence == pytest.approx(want.confidence, abs=1e-5), text
+        closed += state.gate.scale(model.encode(text), model.vocab.answers.index(got.text)) < 1.0
+    assert len(texts) > 300 and closed > 0  # some answers went through the gate's closed branch
+
+
+def test_a_bundle_without_the_single_graph_answers_with_model_onnx(bundle):
+    lean = QAModel.load(bundle)
+    for name in (SINGLE_FILE, GATE_FILE):
+        (bundle / name).unlink()
+        edit_json(bundle / "manifest.json", lambda m, name=name: m["files"].pop(name))
+    plain = QAModel.load(bundle)
+    assert plain._state.single is None
+    for text in ("What is the capital of Peru?", "Who painted Guernica?", "what is the currency of peru"):
+        a, b = lean.answer(text), plain.answer(text)
+        assert (a.text, a.known) == (b.text, b.known) and a.confidence == pytest.approx(b.confidence, abs=1e-5)
+
+
+def test_the_ort_graph_answers_without_the_single_graph(make_run, tmp_path):
+    from rnnqa.export.bundle import export_bundle
+
+    path = export_bundle(make_run("gru"), tmp_path / "b", ort=True).bundle_dir
+    assert QAModel.load(path, graph="ort")._state.single is None
+    assert QAModel.load(path)._state.single is not None
+
+
+def test_a_gated_model_without_gate_json_is_refused(bundle):
+    (bundle / GATE_FILE).unlink()
+    edit_json(bundle / "manifest.json", lambda m: m["files"].pop(GATE_FILE))
+    refused(bundle, GATE_FILE, "missing: the model has a substitution gate")
+
+
+def test_gate_json_without_the_single_graph_is_refused(bundle):
+    (bundle / SINGLE_FILE).unlink()
+    edit_json(bundle / "manifest.json", lambda m: m["files"].pop(SINGLE_FILE))
+    refused(bundle, GATE_FILE, "present without model_single.onnx")
+
+
+@pytest.mark.parametrize("change", [
+    lambda g: g.update(version=2),
+    lambda g: g.update(factor=0),
+    lambda g: g.update(factor=True),
+    lambda g: g["questions"].pop(),
+    lambda g: g["questions"][0].clear(),
+    lambda g: g["questions"][0][0].append(10 ** 9),
+    lambda g: g.update(content=["7"]),
+])
+def test_an_invalid_gate_table_is_refused(bundle, change):
+    edit_json(bundle / GATE_FILE, change)
+    rehash(bundle, GATE_FILE)
+    refused(bundle, GATE_FILE, "not a valid gate table")
+
+
+def test_a_gate_table_that_is_not_json_is_refused(bundle):
+    (bundle / GATE_FILE).write_bytes(b"\xff{")
+    rehash(bundle, GATE_FILE)
+    refused(bundle, GATE_FILE, "not a valid gate table")
+
+
+def test_a_single_graph_with_another_interface_is_refused(bundle):
+    shutil.copy(bundle / ONNX_FILE, bundle / SINGLE_FILE)
+    rehash(bundle, SINGLE_FILE)
+    refused(bundle, SINGLE_FILE, "graph inputs")
+
+
+def test_a_single_graph_that_answers_otherwise_is_refused(bundle):
+    """Rehashed, so only the runtime's probe against model.onnx can tell."""
+    proto = onnx.load(str(bundle / SINGLE_FILE))
+    (bias,) = [t for t in proto.graph.initializer if t.name == "head_bias"]
+    values = numpy_helper.to_array(bias).copy()
+    values[0] += 100.0
+    bias.CopyFrom(numpy_helper.from_array(values, bias.name))
+    (bundle / SINGLE_FILE).write_bytes(proto.SerializeToString())
+    rehash(bundle, SINGLE_FILE)
+    refused(bundle, SINGLE_FILE, "answers a probe")
+
+
+def test_reload_keeps_the_single_path(bundle, make_bundle):
+    model = QAModel.load(bundle)
+    model.reload(make_bundle("gru"))
+    assert model._state.single is not None and model._state.gate is not None
