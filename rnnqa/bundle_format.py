@@ -19,7 +19,7 @@ A bundle is a directory holding exactly these files::
                             other file, tool versions and the parity report
     model.ort               (qa-export --ort) model.onnx in ORT format, and the operators and types an
     required_operators.config   onnxruntime reduced build needs for it
-    model_single.onnx       (fp32 bundles) the same classifier for one question and nothing else: input_ids
+    model_single.onnx       (fp32, up to 4 MB of weights) the same classifier for one question and nothing else: input_ids
                             int64 [seq, 1] (time-major, no padding, no lengths) -> answer_index int64 [1, 1],
                             confidence float32 [1, 1], the softmax maximum *before* the substitution gate; the
                             leanest graph of the model (rnnqa.export.single), parity-checked like model.onnx

@@ -35,13 +35,20 @@ from rnnqa.data.tokenizer import DeclaredTokenizer
 from rnnqa.export.conformance import conformance
 from rnnqa.export.edge import QUANTIZE_CHOICES, accuracy_gate, convert_to_ort, quantize_int8
 from rnnqa.export.hf_tokenizer import hf_tokenizer_files
-from rnnqa.export.single import gate_table, single_graph
+from rnnqa.export.single import gate_table, single_question_graph
 from rnnqa.export.graphs import DEFAULT_OPSET, export_onnx, export_torchscript
 from rnnqa.export.validate import DEFAULT_ATOL, ParityReport, parity_batches, validate_parity
 from rnnqa.fileio import atomic_directory, sha256_file, write_json
 from rnnqa.runtime.gate import SubstitutionGate
 from rnnqa.signing import check_private_key, sign_bundle
 from rnnqa.train.run import load_run
+
+
+# qa-export writes model_single.onnx by default up to this much weight. It saves a fixed ~20 µs per answer
+# (onnxruntime's cost for the batch graph's extra nodes) and holds the weights a second time: 1.9× faster
+# answers for the default model (0.3 MB), 5% for a 32 MB one, whose qa-ask then needed 100 MiB more
+# (BENCHMARKS.md, "Edge bundles").
+SINGLE_GRAPH_MAX_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -64,6 +71,7 @@ def export_bundle(
     quantize: str | None = None,
     ort: bool = False,
     val_csv: str | Path | None = None,
+    single_graph: bool | None = None,
 ) -> ExportResult:
     """Export the run at ``run_dir`` as a bundle at ``bundle_dir``, validated for parity.
 
@@ -78,6 +86,8 @@ def export_bundle(
     (:mod:`rnnqa.export.edge`; no TorchScript file), and lands only if its accuracy gate passes on the
     training questions and ``val_csv``'s; the manifest records the variant, the settings and the figures.
     ``ort``: also write ``model.ort`` and ``required_operators.config`` (for onnxruntime reduced builds).
+    ``single_graph``: write ``model_single.onnx`` (and ``gate.json`` for a gated model), what
+    ``QAModel.answer`` runs; None: for fp32 models whose weights take at most :data:`SINGLE_GRAPH_MAX_BYTES`.
 
     Everything is written into a staging directory first; only a bundle that passed validation (and,
     with ``sign_key``, was signed and verified) is renamed into place, so a failed or refused export
@@ -101,6 +111,10 @@ def export_bundle(
         raise ExportError(f"threshold must be in [0, 1], got {threshold}")
     if quantize is not None and quantize not in QUANTIZE_CHOICES:
         raise ExportError(f"quantize must be one of {', '.join(QUANTIZE_CHOICES)}, got {quantize!r}")
+    if single_graph and quantize is not None:
+        raise ExportError("the single-question graph is fp32: it cannot go with --quantize")
+    if single_graph is None:
+        single_graph = quantize is None and _weight_bytes(run.model) <= SINGLE_GRAPH_MAX_BYTES
     training = _training_pairs(run.config, run.vocab.tokenizer)
     questions = [] if training is None else training.questions
     config = run.model.config
@@ -116,11 +130,11 @@ def export_bundle(
         export_torchscript(run.model, tmp / TORCHSCRIPT_FILE)
         facts["onnx"] = export_onnx(run.model, tmp / ONNX_FILE, opset, metadata=facts)
         write_json(tmp / VOCAB_FILE, run.vocab.to_json(), compact=True)
-        gate = _write_single(tmp, run.model, opset) if quantize is None else None  # int8: model.onnx only
+        gate = _write_single(tmp, run.model, opset) if single_graph else None
         content = sorted(gate.content) if gate else ()
         batches = parity_batches(run.vocab, questions, config.max_len, content=content)
         report = validate_parity(run.model, batches, tmp / TORCHSCRIPT_FILE, tmp / ONNX_FILE, atol,
-                                 single_path=None if quantize else tmp / SINGLE_FILE, gate=gate)
+                                 single_path=tmp / SINGLE_FILE if single_graph else None, gate=gate)
         edge = {} if quantize is None else _quantize(tmp, run, training, val_csv, threshold)
         if ort:
             convert_to_ort(tmp / ONNX_FILE, tmp / ORT_FILE, tmp / ORT_CONFIG_FILE)
@@ -146,10 +160,14 @@ def export_bundle(
     return ExportResult(Path(bundle_dir), manifest, report)
 
 
+def _weight_bytes(model) -> int:
+    return sum(p.numel() * p.element_size() for p in model.parameters())
+
+
 def _write_single(tmp: Path, model, opset: int) -> SubstitutionGate | None:
     """Write model_single.onnx, and gate.json for a gated model; return the gate as the runtime reads it."""
     try:
-        proto = single_graph(model, opset)
+        proto = single_question_graph(model, opset)
     except (ValueError, onnx.checker.ValidationError) as exc:
         raise ExportError(f"the single-question graph failed its check: {exc}") from exc
     onnx.save(proto, str(tmp / SINGLE_FILE))

@@ -28,7 +28,7 @@ _OPS = {"gru": "GRU", "lstm": "LSTM", "rnn": "RNN"}
 _AXES_AS_INPUT = 18  # from this opset, ReduceMax takes its axes as an input, not an attribute
 
 
-def single_graph(model: QAClassifier, opset: int) -> onnx.ModelProto:
+def single_question_graph(model: QAClassifier, opset: int) -> onnx.ModelProto:
     """``input_ids`` int64 [seq, 1] → ``answer_index`` int64 [1, 1], ``confidence`` float32 [1, 1] (the
     softmax maximum, before the substitution gate)."""
     config = model.config

@@ -45,6 +45,7 @@ def test_the_int8_bundle_answers_every_training_question_and_records_its_gate(bu
     gate = manifest["accuracy_gate"]
     assert gate["passed"] and gate["train_lost"] == 0 and gate["agreement"] >= 0.99 and gate["questions"] == 90
     assert not (bundles["int8"] / TORCHSCRIPT_FILE).exists()
+    assert not (bundles["int8"] / "model_single.onnx").exists()  # answer runs the int8 model.onnx
     assert (bundles["int8"] / ONNX_FILE).stat().st_size < (bundles["fp32"] / ONNX_FILE).stat().st_size
     pairs = load_qa_csv(seed_csv)
     served = [(a.text, a.known) for a in QAModel.load(bundles["fp32"]).answer_batch(pairs.questions)]

@@ -13,7 +13,7 @@ from rnnqa.bundle_format import GATE_FILE, SINGLE_FILE, SINGLE_OUTPUT_NAMES
 from rnnqa.data.padding import pad_rows
 from rnnqa.errors import ParityError
 from rnnqa.export.bundle import export_bundle
-from rnnqa.export.single import gate_table, single_graph
+from rnnqa.export.single import gate_table, single_question_graph
 from rnnqa.export.validate import parity_batches, validate_parity
 from rnnqa.runtime.gate import SubstitutionGate
 from rnnqa.runtime.session import make_session
@@ -52,7 +52,7 @@ def eager(model: QAClassifier, rows: list[list[int]]) -> tuple[np.ndarray, np.nd
 ])
 def test_the_single_graph_answers_every_row_as_the_eager_model(config, opset):
     model = random_model(**config)
-    session = make_session(single_graph(model, opset).SerializeToString())
+    session = make_session(single_question_graph(model, opset).SerializeToString())
     rows = random_rows(60)
     index, confidence = eager(model, rows)
     assert len(set(index.tolist())) > 2  # not one answer for everything: the check can fail
@@ -65,7 +65,7 @@ def test_the_single_graph_answers_every_row_as_the_eager_model(config, opset):
 
 def test_the_single_graph_has_the_fewest_nodes():
     """Gather, GRU, ReduceMax, Gemm, Softmax, TopK: no shape arithmetic, transposes, masks or gate."""
-    graph = single_graph(random_model(), 17).graph
+    graph = single_question_graph(random_model(), 17).graph
     assert [n.op_type for n in graph.node] == ["Gather", "GRU", "ReduceMax", "Gemm", "Softmax", "TopK"]
 
 
@@ -150,7 +150,7 @@ def test_a_single_graph_that_disagrees_fails_parity(make_run, tmp_path):
     other.load_state_dict(run.model.state_dict())
     with torch.no_grad():
         other.head.bias[3] += 50.0  # answer 3 wins everywhere in the single graph only
-    onnx.save(single_graph(other.eval(), 17), str(tmp_path / "single.onnx"))
+    onnx.save(single_question_graph(other.eval(), 17), str(tmp_path / "single.onnx"))
     batches = parity_batches(run.vocab, ["What is the capital of France?"], run.model.config.max_len)
     with pytest.raises(ParityError, match="single on a"):
         validate_parity(run.model, batches, tmp_path / "m.pt", tmp_path / "m.onnx", single_path=tmp_path / "single.onnx")
@@ -164,7 +164,7 @@ def test_a_gate_that_disagrees_fails_parity(make_run, tmp_path):
     run = load_run(make_run("gru"))
     for name, export in (("m.pt", export_torchscript), ("m.onnx", export_onnx)):
         export(run.model, tmp_path / name)
-    onnx.save(single_graph(run.model, 17), str(tmp_path / "single.onnx"))
+    onnx.save(single_question_graph(run.model, 17), str(tmp_path / "single.onnx"))
     table = gate_table(run.model)
     wrong = SubstitutionGate.from_json({**table, "factor": 0.25}, len(run.vocab), len(run.vocab.answers))
     questions = load_qa_csv(default_dataset_path()).questions
@@ -174,3 +174,18 @@ def test_a_gate_that_disagrees_fails_parity(make_run, tmp_path):
     with pytest.raises(ParityError, match="confidence"):
         validate_parity(run.model, batches, tmp_path / "m.pt", tmp_path / "m.onnx",
                         single_path=tmp_path / "single.onnx", gate=wrong)
+
+
+def test_the_single_graph_is_written_for_small_fp32_models_only(make_run, tmp_path, monkeypatch):
+    import rnnqa.export.bundle as bundle_module
+    from rnnqa.errors import ExportError
+
+    run = make_run("gru")
+    off = export_bundle(run, tmp_path / "off", single_graph=False).manifest["files"]
+    assert SINGLE_FILE not in off and GATE_FILE not in off
+    monkeypatch.setattr(bundle_module, "SINGLE_GRAPH_MAX_BYTES", 1024)  # the test model's weights are larger
+    assert SINGLE_FILE not in export_bundle(run, tmp_path / "auto", force=True).manifest["files"]
+    assert SINGLE_FILE in export_bundle(run, tmp_path / "on", single_graph=True).manifest["files"]
+    with pytest.raises(ExportError, match="fp32"):
+        export_bundle(run, tmp_path / "int8", quantize="int8", single_graph=True)
+    assert not (tmp_path / "int8").exists()
