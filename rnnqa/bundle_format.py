@@ -19,13 +19,13 @@ A bundle is a directory holding exactly these files::
                             other file, tool versions and the parity report
     model.ort               (qa-export --ort) model.onnx in ORT format, and the operators and types an
     required_operators.config   onnxruntime reduced build needs for it
-    model_single.onnx       (fp32, up to 4 MB of weights) the same classifier for one question and nothing else: input_ids
+    model_single.onnx       (fp32, up to 4 MiB of weights) the same classifier for one question and nothing else: input_ids
                             int64 [seq, 1] (time-major, no padding, no lengths) -> answer_index int64 [1, 1],
                             confidence float32 [1, 1], the softmax maximum *before* the substitution gate; the
                             leanest graph of the model (rnnqa.export.single), parity-checked like model.onnx
     gate.json               (with model_single.onnx, for runs trained with the substitution gate) the gate's
                             tables, which model.onnx holds as constants: a runtime answering with
-                            model_single.onnx applies the gate itself (rnnqa.runtime.gate, docs/bundle.md)
+                            model_single.onnx applies the gate itself (the rule: rnnqa.runtime.gate)
 
 An int8 bundle (manifest "variant": "int8", qa-export --quantize int8) holds the quantized graph as
 model.onnx, the accuracy gate's figures in its manifest, and no model.torchscript.pt.
@@ -33,13 +33,15 @@ model.onnx, the accuracy gate's figures in its manifest, and no model.torchscrip
                             other file, the manifest included; written after the manifest, so not
                             listed in it (rnnqa.runtime.signature checks it when a key is required)
 
-Format 2 (before conformance.json) is still read, so bundles exported before answer as they did.
+Format 2 (before conformance.json) is still read, so bundles exported before answer as they did. A bundle
+without model_single.onnx is written as format 3, which runtimes from before format 4 read.
 """
 
 FORMAT_NAME = "rnnqa-bundle"
 # 2: the graph also outputs probabilities, answer_index and confidence (decoding inside onnxruntime, BENCHMARKS.md).
 # 3: conformance.json; the tokenizer in vocab.json is declared as data (version 2) for runs trained since.
-FORMAT_VERSION = 3
+# 4: model_single.onnx and gate.json. A bundle without them is written as 3, so runtimes that read 3 load it.
+FORMAT_VERSION = 4
 
 ONNX_FILE = "model.onnx"
 TORCHSCRIPT_FILE = "model.torchscript.pt"
@@ -54,15 +56,23 @@ ORT_CONFIG_FILE = "required_operators.config"  # --ort: the operators and types 
 SINGLE_FILE = "model_single.onnx"  # one question, no padding: the lean graph `answer` runs
 GATE_FILE = "gate.json"  # the substitution gate's tables, for the runtimes that run model_single.onnx
 BUNDLE_FILES = (ONNX_FILE, TORCHSCRIPT_FILE, VOCAB_FILE, CONFORMANCE_FILE, MANIFEST_FILE)
-# Written for declared (version 2) tokenizers only, with qa-export --ort, or (the single-question graph and
-# the gate's tables) for fp32 bundles since 2026-11-30; when present, listed and hashed like the others.
-OPTIONAL_FILES = (HF_TOKENIZER_FILE, HF_CONFIG_FILE, ORT_FILE, ORT_CONFIG_FILE, SINGLE_FILE, GATE_FILE)
+# Written for declared (version 2) tokenizers only, with qa-export --ort, or (format 4: the single-question
+# graph and the gate's tables) for small fp32 models; when present, listed and hashed like the others.
+OPTIONAL_FILES_3 = (HF_TOKENIZER_FILE, HF_CONFIG_FILE, ORT_FILE, ORT_CONFIG_FILE)
+OPTIONAL_FILES = OPTIONAL_FILES_3 + (SINGLE_FILE, GATE_FILE)
 # manifest "variant": "fp32" (absent in bundles before it) or "int8" (qa-export --quantize int8: model.onnx
 # is the quantized graph, and there is no TorchScript file — an edge bundle carries no PyTorch weights).
 VARIANTS = {"fp32": (), "int8": (TORCHSCRIPT_FILE,)}  # each variant's files left out of its format's list
 # The files of each format version this rnnqa reads, and those it may hold besides.
-FORMAT_FILES = {2: (ONNX_FILE, TORCHSCRIPT_FILE, VOCAB_FILE, MANIFEST_FILE), FORMAT_VERSION: BUNDLE_FILES}
-FORMAT_OPTIONAL_FILES = {2: (), FORMAT_VERSION: OPTIONAL_FILES}
+FORMAT_FILES = {2: (ONNX_FILE, TORCHSCRIPT_FILE, VOCAB_FILE, MANIFEST_FILE), 3: BUNDLE_FILES, 4: BUNDLE_FILES}
+
+
+def format_version(single_graph: bool) -> int:
+    """The version a bundle is written as: 4 with the single-question graph, else 3 (older runtimes read it)."""
+    return FORMAT_VERSION if single_graph else 3
+
+
+FORMAT_OPTIONAL_FILES = {2: (), 3: OPTIONAL_FILES_3, 4: OPTIONAL_FILES}
 
 INPUT_NAMES = ("input_ids", "lengths")
 LOGITS, PROBABILITIES, ANSWER_INDEX, CONFIDENCE = "logits", "probabilities", "answer_index", "confidence"

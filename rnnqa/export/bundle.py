@@ -14,7 +14,6 @@ from rnnqa.bundle_format import (
     BUNDLE_FILES,
     CONFORMANCE_FILE,
     FORMAT_NAME,
-    FORMAT_VERSION,
     GATE_FILE,
     HF_TOKENIZER_FILE,
     LEGACY_THRESHOLD,
@@ -26,6 +25,7 @@ from rnnqa.bundle_format import (
     SINGLE_FILE,
     TORCHSCRIPT_FILE,
     VOCAB_FILE,
+    format_version,
     graph_contract,
 )
 from rnnqa.data.table import QAPairs, load_qa_csv
@@ -121,7 +121,7 @@ def export_bundle(
     with atomic_directory(bundle_dir, overwrite=force, error=ExportError) as tmp:
         facts = {
             "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
+            "format_version": format_version(single_graph),
             "model": config.to_json(),
             **graph_contract(config.num_answers),
             "max_len": config.max_len,

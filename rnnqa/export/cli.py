@@ -34,7 +34,7 @@ DEFAULT_BUNDLE_DIR = Path("artifacts/bundle")
 @click.option("--ort", is_flag=True, help="Also write model.ort and required_operators.config (reduced builds).")
 @click.option("--single-graph/--no-single-graph", default=None,
               help="Write model_single.onnx (and gate.json), the graph QAModel.answer runs [default: for fp32 "
-                   "models whose weights take at most 4 MB: beyond, it saves under a tenth of an answer's time "
+                   "models whose weights take at most 4 MiB: beyond, it saves under a tenth of an answer's time "
                    "and holds the weights twice].")
 @report_errors
 def main(run_dir: Path, bundle_dir: Path, opset: int, atol: float, threshold: float | None, force: bool,

@@ -4,7 +4,7 @@
 batch-first transposes around the recurrent op, and the substitution gate. One question needs none of
 that, and onnxruntime charges about 1 µs for every node it runs, so this graph is written node by node
 from the trained weights: Gather → one recurrent op per layer, time-major → max (or last state) → Gemm →
-Softmax → TopK. Seven nodes for the default GRU against the ninety-odd of ``model.onnx``
+Softmax → TopK. Six nodes for the default GRU against the ninety-odd of ``model.onnx``
 (BENCHMARKS.md). It stops at the softmax: the runtime applies the gate from ``gate.json``
 (:mod:`rnnqa.runtime.gate`). ``validate`` checks both against the eager model on every parity row.
 """

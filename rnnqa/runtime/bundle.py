@@ -82,7 +82,7 @@ def load_bundle(bundle_dir: str | Path, *, public_key: PublicKey | None = None) 
         verify_signature(root, {**contents, MANIFEST_FILE: manifest_bytes}, public_key)
     try:
         vocab = Vocabulary.from_json(json.loads(contents[VOCAB_FILE].decode("utf-8")))
-    except (ValueError, ConfigError) as exc:
+    except (ValueError, ConfigError, RecursionError) as exc:
         raise BundleError(VOCAB_FILE, f"not a valid vocabulary: {exc}") from exc
     _check_agreement(manifest, vocab, contents[ONNX_FILE])
     single = contents.get(SINGLE_FILE)
@@ -114,7 +114,7 @@ def _check_layout(present: set[str], files: tuple[str, ...]) -> None:
 def _read_manifest(raw: bytes) -> dict:
     try:
         manifest = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise BundleError(MANIFEST_FILE, f"not valid JSON: {exc}") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise BundleError(MANIFEST_FILE, f"not an {FORMAT_NAME} manifest")
@@ -200,5 +200,5 @@ def _check_single(manifest: dict, vocab: Vocabulary, single: bytes | None, gate:
         raise BundleError(GATE_FILE, "present, but the manifest's model has no substitution gate")
     try:
         return SubstitutionGate.from_json(json.loads(gate.decode("utf-8")), len(vocab), len(vocab.answers))
-    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise BundleError(GATE_FILE, f"not a valid gate table: {exc}") from exc

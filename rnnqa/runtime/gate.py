@@ -30,7 +30,7 @@ GATE_VERSION = 1
 @dataclass(frozen=True)
 class SubstitutionGate:
     content: frozenset[int]
-    questions: tuple[tuple[frozenset[int], ...], ...]  # per answer index
+    questions: tuple[tuple[frozenset[int], ...], ...]  # per answer index (none: the gate stays open)
     factor: float
 
     def scale(self, ids: Sequence[int], answer: int) -> float:
@@ -68,9 +68,9 @@ class SubstitutionGate:
         if not isinstance(questions, list) or len(questions) != num_answers:
             raise ValueError(f"'questions' must hold one list per answer ({num_answers})")
         tables = []
-        for index, rows in enumerate(questions):
-            if not isinstance(rows, list) or not rows:
-                raise ValueError(f"'questions'[{index}] must be a non-empty list of questions")
+        for index, rows in enumerate(questions):  # empty for an answer taught by validation questions only
+            if not isinstance(rows, list):
+                raise ValueError(f"'questions'[{index}] must be a list of questions")
             tables.append(tuple(frozenset(_ids(row, vocab_size, f"'questions'[{index}]")) for row in rows))
         return cls(frozenset(content), tuple(tables), float(factor))
 

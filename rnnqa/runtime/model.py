@@ -130,14 +130,15 @@ class QAModel:
 
     def _single(self, bundle: Bundle, probe_logits: np.ndarray) -> ort.InferenceSession:
         """A session on model_single.onnx that answers the probe as model.onnx did (``probe_logits``)."""
-        single = make_session(bundle.single_bytes, providers=self._providers, threads=self._threads)
+        single = make_session(bundle.single_bytes, providers=self._providers, threads=self._threads, name=SINGLE_FILE)
         shifted = np.exp(probe_logits - probe_logits.max())
         want = int(probe_logits.argmax()), float(shifted.max() / shifted.sum())  # before any substitution gate
         try:
             index, confidence = single.run(_DECODED, {INPUT_NAMES[0]: np.array([[bundle.vocab.unk_id]], dtype=np.int64)})
         except ORT_ERRORS as exc:
             raise BundleError(SINGLE_FILE, f"the graph fails on a probe question: {exc}") from exc
-        if index.shape != (1, 1) or int(index[0, 0]) != want[0] or abs(float(confidence[0, 0]) - want[1]) > 1e-4:
+        if (index.shape != (1, 1) or confidence.shape != (1, 1) or int(index[0, 0]) != want[0]
+                or not abs(float(confidence[0, 0]) - want[1]) <= 1e-4):  # a NaN fails too
             raise BundleError(SINGLE_FILE, f"answers a probe with {index.tolist()} / {confidence.tolist()}, but "
                                            f"{ONNX_FILE} with {want[0]} / {want[1]:.6f}")
         return single

@@ -29,6 +29,7 @@ def make_session(
     providers: Sequence[str] | None = None,
     threads: int | None = None,
     ort_format: bool = False,
+    name: str | None = None,
 ) -> ort.InferenceSession:
     """Build an :class:`onnxruntime.InferenceSession` for ``model``.
 
@@ -37,12 +38,14 @@ def make_session(
         providers: execution providers in priority order; default ``["CPUExecutionProvider"]``.
         threads: intra-op threads; default :data:`DEFAULT_INTRA_OP_THREADS`.
         ort_format: ``model`` is in onnxruntime's ORT format (``model.ort``), not ONNX.
+        name: the file the errors name (default: the path's name; for bytes, model.ort or model.onnx).
 
     Raises:
         BundleError: a requested provider is not available, ``threads`` is invalid, or
             onnxruntime cannot load the file.
     """
-    name = ("model.ort" if ort_format else "model.onnx") if isinstance(model, bytes) else Path(model).name
+    if name is None:
+        name = ("model.ort" if ort_format else "model.onnx") if isinstance(model, bytes) else Path(model).name
     providers = list(providers or ["CPUExecutionProvider"])
     available = ort.get_available_providers()
     missing = [p for p in providers if p not in available]

@@ -79,7 +79,7 @@ def test_bundle_holds_its_files_and_true_hashes(bundles):
     for name, digest in manifest["files"].items():
         assert hashlib.sha256((result.bundle_dir / name).read_bytes()).hexdigest() == digest
     assert set(manifest["files"]) == written - {"manifest.json"}
-    assert manifest["format_version"] == 3 and manifest["threshold"] == DEFAULT_THRESHOLD
+    assert manifest["format_version"] == 4 and manifest["threshold"] == DEFAULT_THRESHOLD
     assert manifest["tokenizer_version"] == 2
     assert [i["name"] for i in manifest["inputs"]] == ["input_ids", "lengths"]
     assert manifest["outputs"] == [

@@ -45,9 +45,9 @@ def eager(model: QAClassifier, rows: list[list[int]]) -> tuple[np.ndarray, np.nd
     return index.numpy(), confidence.numpy()
 
 
-@pytest.mark.parametrize("opset", [17, 18])  # 18: ReduceMax takes its axes as an input
+@pytest.mark.parametrize("opset", [14, 17, 18, 20])  # from 18 ReduceMax takes its axes as an input
 @pytest.mark.parametrize("config", [
-    {"cell": "gru"}, {"cell": "gru", "readout": "last"}, {"cell": "lstm", "layers": 2},
+    {"cell": "gru"}, {"cell": "gru", "readout": "last"}, {"cell": "gru", "layers": 3}, {"cell": "lstm", "layers": 2},
     {"cell": "lstm", "readout": "last"}, {"cell": "rnn", "layers": 2, "readout": "last"}, {"cell": "rnn"},
 ])
 def test_the_single_graph_answers_every_row_as_the_eager_model(config, opset):
@@ -189,3 +189,38 @@ def test_the_single_graph_is_written_for_small_fp32_models_only(make_run, tmp_pa
     with pytest.raises(ExportError, match="fp32"):
         export_bundle(run, tmp_path / "int8", quantize="int8", single_graph=True)
     assert not (tmp_path / "int8").exists()
+
+
+def test_an_answer_taught_only_by_validation_questions_exports_with_an_empty_gate_row(tmp_path):
+    """--val-split can take every question of an answer: it stays a class, with no gate row to match."""
+    from rnnqa.data.table import default_dataset_path, load_qa_csv
+    from rnnqa.runtime import QAModel
+    from rnnqa.train.run import save_run
+    from rnnqa.train.trainer import TrainConfig, train
+
+    result = train(load_qa_csv(default_dataset_path()), {"embed_dim": 8, "hidden_dim": 12},
+                   TrainConfig(device="cpu", epochs=2, val_split=0.2, seed=0))
+    table = gate_table(result.model)
+    assert any(not rows for rows in table["questions"])  # the case under test exists
+    save_run(result, tmp_path / "run", data=str(default_dataset_path()))
+    bundle = export_bundle(tmp_path / "run", tmp_path / "bundle").bundle_dir
+    model = QAModel.load(bundle)
+    empty = next(i for i, rows in enumerate(table["questions"]) if not rows)
+    assert model.bundle.gate.scale([2, 3, 4], empty) == 1.0
+    assert model.answer("What is the capital of France?").text in model.vocab.answers
+
+
+def test_qa_export_cli_single_graph_flags(make_run, tmp_path):
+    from click.testing import CliRunner
+
+    from rnnqa.export.cli import main
+
+    for flag, present in (("--no-single-graph", False), ("--single-graph", True)):
+        out = tmp_path / flag
+        result = CliRunner().invoke(main, [str(make_run("gru")), "--out", str(out), flag])
+        assert result.exit_code == 0, result.output
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert (SINGLE_FILE in manifest["files"], manifest["format_version"]) == (present, 4 if present else 3)
+    result = CliRunner().invoke(main, [str(make_run("gru")), "--out", str(tmp_path / "q"), "--quantize", "int8",
+                                       "--single-graph"])
+    assert result.exit_code == 1 and "fp32" in result.output

@@ -95,7 +95,7 @@ def test_gate_json_without_the_single_graph_is_refused(bundle):
     lambda g: g.update(factor=0),
     lambda g: g.update(factor=True),
     lambda g: g["questions"].pop(),
-    lambda g: g["questions"][0].clear(),
+    lambda g: g["questions"].__setitem__(0, {}),
     lambda g: g["questions"][0][0].append(10 ** 9),
     lambda g: g.update(content=["7"]),
 ])
@@ -129,7 +129,33 @@ def test_a_single_graph_that_answers_otherwise_is_refused(bundle):
     refused(bundle, SINGLE_FILE, "answers a probe")
 
 
-def test_reload_keeps_the_single_path(bundle, make_bundle):
+def test_reload_takes_or_drops_the_single_path_with_the_bundle(bundle, make_bundle, tmp_path):
+    plain = tmp_path / "plain"
+    shutil.copytree(bundle, plain)
+    for name in (SINGLE_FILE, GATE_FILE):
+        (plain / name).unlink()
+        edit_json(plain / "manifest.json", lambda m, name=name: m["files"].pop(name))
     model = QAModel.load(bundle)
+    model.reload(plain)
+    assert model._state.single is None and model._state.gate is None
     model.reload(make_bundle("gru"))
     assert model._state.single is not None and model._state.gate is not None
+
+
+def test_a_format_3_bundle_may_not_list_the_single_graph(bundle):
+    edit_json(bundle / "manifest.json", lambda m: m.update(format_version=3))
+    refused(bundle, "manifest.json", "'files' must list the sha256 of exactly")
+
+
+def test_a_single_graph_onnxruntime_cannot_load_is_named(bundle):
+    proto = onnx.load(str(bundle / SINGLE_FILE))
+    proto.graph.node[1].op_type = "GRUX"
+    (bundle / SINGLE_FILE).write_bytes(proto.SerializeToString())
+    rehash(bundle, SINGLE_FILE)
+    refused(bundle, SINGLE_FILE, "onnxruntime cannot load it")
+
+
+def test_a_deeply_nested_gate_table_is_refused(bundle):
+    (bundle / GATE_FILE).write_text("[" * 100_000 + "]" * 100_000)
+    rehash(bundle, GATE_FILE)
+    refused(bundle, GATE_FILE, "not a valid gate table")

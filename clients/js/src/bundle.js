@@ -10,7 +10,8 @@ import { sha256 } from './sha256.js';
 import { DeclaredTokenizer } from './tokenizer.js';
 
 export const FORMAT_NAME = 'rnnqa-bundle';
-export const FORMAT_VERSION = 3;
+/** 4: model_single.onnx and gate.json may be listed; 3: the same without them. */
+export const FORMAT_VERSIONS = [3, 4];
 export const MANIFEST_FILE = 'manifest.json';
 export const ONNX_FILE = 'model.onnx';
 export const VOCAB_FILE = 'vocab.json';
@@ -19,8 +20,9 @@ export const BUNDLE_FILES = [ONNX_FILE, 'model.torchscript.pt', VOCAB_FILE, CONF
 /** Files a bundle may hold besides (Hugging Face tokenizers' form of the tokenizer, the ORT-format graph and
  * its reduced-build config, the single-question graph and the substitution gate's tables); hashed when
  * listed. This runtime answers with model.onnx, which applies the gate itself. */
+export const FORMAT_4_FILES = ['model_single.onnx', 'gate.json'];
 export const OPTIONAL_FILES = ['tokenizer.json', 'tokenizer_config.json', 'model.ort', 'required_operators.config',
-  'model_single.onnx', 'gate.json'];
+  ...FORMAT_4_FILES];
 /** manifest.variant → the files of BUNDLE_FILES it leaves out: an int8 bundle has no TorchScript. */
 export const VARIANTS = { fp32: [], int8: ['model.torchscript.pt'] };
 /**
@@ -45,10 +47,11 @@ export function parseManifest(bytes) {
   if (manifest === null || typeof manifest !== 'object' || manifest.format !== FORMAT_NAME) {
     throw new BundleError(MANIFEST_FILE, `not an ${FORMAT_NAME} manifest`);
   }
-  if (manifest.format_version !== FORMAT_VERSION) {
+  if (!FORMAT_VERSIONS.includes(manifest.format_version)) {
     throw new BundleError(MANIFEST_FILE, `unsupported format version ${JSON.stringify(manifest.format_version)} ` +
-      `(this runtime reads ${FORMAT_VERSION}; export the run again with a current qa-export)`);
+      `(this runtime reads ${FORMAT_VERSIONS.join(' and ')}; export the run again with a current qa-export)`);
   }
+  const optional = manifest.format_version === 3 ? OPTIONAL_FILES.filter((f) => !FORMAT_4_FILES.includes(f)) : OPTIONAL_FILES;
   const variant = 'variant' in manifest ? manifest.variant : 'fp32';
   if (typeof variant !== 'string' || !Object.hasOwn(VARIANTS, variant)) {
     throw new BundleError(MANIFEST_FILE, `unknown variant ${JSON.stringify(variant)} (this runtime reads ` +
@@ -56,10 +59,10 @@ export function parseManifest(bytes) {
   }
   const expected = BUNDLE_FILES.filter((f) => f !== MANIFEST_FILE && !VARIANTS[variant].includes(f)).sort();
   const files = manifest.files;
-  const required = files !== null && typeof files === 'object' ? Object.keys(files).filter((f) => !OPTIONAL_FILES.includes(f)) : [];
+  const required = files !== null && typeof files === 'object' ? Object.keys(files).filter((f) => !optional.includes(f)) : [];
   if (JSON.stringify(required.sort()) !== JSON.stringify(expected)) {
     throw new BundleError(MANIFEST_FILE, `'files' must list the sha256 of exactly ${expected.join(', ')} ` +
-      `(and ${OPTIONAL_FILES.join(', ')} when present)`);
+      `(and ${optional.join(', ')} when present)`);
   }
   if (!Number.isInteger(manifest.max_len) || manifest.max_len < 1 || typeof manifest.threshold !== 'number' ||
       !(manifest.threshold >= 0 && manifest.threshold <= 1)) {

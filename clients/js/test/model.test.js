@@ -147,6 +147,24 @@ describe('a tampered or incomplete bundle is refused', { skip: SKIP }, () => {
     await refused(int8, 'manifest.json', /'files' must list the sha256 of exactly/);
   });
 
+  test('format 4 may list the single-question graph, format 3 may not, and either loads without it', async () => {
+    const three = copy(); // Python's bundle is format 4, with model_single.onnx and gate.json
+    editJson(join(three, 'manifest.json'), (m) => { m.format_version = 3; });
+    await refused(three, 'manifest.json', /'files' must list the sha256 of exactly/);
+    const want = await (await load(BUNDLE)).answer('What is the capital of France?');
+    for (const version of [3, 4]) {
+      const plain = copy();
+      for (const name of ['model_single.onnx', 'gate.json']) unlinkSync(join(plain, name));
+      editJson(join(plain, 'manifest.json'), (m) => {
+        m.format_version = version;
+        delete m.files['model_single.onnx'];
+        delete m.files['gate.json'];
+      });
+      const got = await (await load(plain)).answer('What is the capital of France?');
+      assert.deepEqual([got.text, got.confidence], [want.text, want.confidence]);
+    }
+  });
+
   test('a graph with external data, or that is not ONNX, is refused before onnxruntime sees it', async () => {
     await refused(cases().externalBundle, 'model.onnx', /1 tensor\(s\)|tensor\(s\) reference external data/);
     const garbage = copy();
