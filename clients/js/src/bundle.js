@@ -5,6 +5,7 @@
  */
 
 import { BundleError } from './errors.js';
+import { SubstitutionGate } from './gate.js';
 import { ProtobufError, inspectOnnx } from './onnx_inspect.js';
 import { sha256 } from './sha256.js';
 import { DeclaredTokenizer } from './tokenizer.js';
@@ -20,7 +21,9 @@ export const BUNDLE_FILES = [ONNX_FILE, 'model.torchscript.pt', VOCAB_FILE, CONF
 /** Files a bundle may hold besides (Hugging Face tokenizers' form of the tokenizer, the ORT-format graph and
  * its reduced-build config, the single-question graph and the substitution gate's tables); hashed when
  * listed. This runtime answers with model.onnx, which applies the gate itself. */
-export const FORMAT_4_FILES = ['model_single.onnx', 'gate.json'];
+export const SINGLE_FILE = 'model_single.onnx';
+export const GATE_FILE = 'gate.json';
+export const FORMAT_4_FILES = [SINGLE_FILE, GATE_FILE];
 export const OPTIONAL_FILES = ['tokenizer.json', 'tokenizer_config.json', 'model.ort', 'required_operators.config',
   ...FORMAT_4_FILES];
 /** manifest.variant → the files of BUNDLE_FILES it leaves out: an int8 bundle has no TorchScript. */
@@ -91,7 +94,54 @@ export async function checkBundle(manifest, contents) {
       `manifest's model has ${model.vocab_size} / ${model.num_answers}`);
   }
   checkGraph(contents[ONNX_FILE], vocab.answers.length);
-  return { manifest, vocab, onnx: contents[ONNX_FILE] };
+  const single = contents[SINGLE_FILE] ?? null;
+  const gate = checkSingle(manifest, vocab, single, contents[GATE_FILE] ?? null);
+  return { manifest, vocab, onnx: contents[ONNX_FILE], single, gate };
+}
+
+/** model_single.onnx's interface, and gate.json present exactly when the model has a gate (as in Python). */
+function checkSingle(manifest, vocab, single, gate) {
+  if (single === null) {
+    if (gate !== null) throw new BundleError(GATE_FILE, `present without ${SINGLE_FILE}`);
+    return null;
+  }
+  const graph = inspect(SINGLE_FILE, single);
+  const io = JSON.stringify([graph.inputs, graph.outputs]);
+  const expected = JSON.stringify([[['input_ids', INT64, ['seq', 1]]],
+    [['answer_index', INT64, [1, 1]], ['confidence', FLOAT, [1, 1]]]]);
+  if (io !== expected) throw new BundleError(SINGLE_FILE, `graph inputs and outputs ${io}, expected ${expected}`);
+  const questions = manifest.model?.gate_questions;
+  const gated = Number.isInteger(questions) && questions > 0;
+  if (gate === null) {
+    if (gated) {
+      throw new BundleError(GATE_FILE, `missing: the model has a substitution gate, which ${SINGLE_FILE} leaves ` +
+        'to the runtime');
+    }
+    return null;
+  }
+  if (!gated) throw new BundleError(GATE_FILE, "present, but the manifest's model has no substitution gate");
+  try {
+    return new SubstitutionGate(parseJson(GATE_FILE, gate), vocab.tokens.length, vocab.answers.length);
+  } catch (error) {
+    if (error instanceof BundleError) throw new BundleError(GATE_FILE, `not a valid gate table: ${error.reason}`);
+    throw new BundleError(GATE_FILE, `not a valid gate table: ${error.message}`);
+  }
+}
+
+/** The graph's interface, read without onnxruntime; refused when not ONNX or not self-contained. */
+function inspect(name, bytes) {
+  let graph;
+  try {
+    graph = inspectOnnx(bytes);
+  } catch (error) {
+    if (error instanceof ProtobufError) throw new BundleError(name, `not an ONNX model: ${error.message}`);
+    throw error;
+  }
+  if (graph.externalTensors) {
+    throw new BundleError(name, `${graph.externalTensors} tensor(s) reference external data; ` +
+      "a bundle's graph must be self-contained");
+  }
+  return graph;
 }
 
 const INT64 = 7;
@@ -99,17 +149,7 @@ const FLOAT = 1;
 
 /** The graph, read before onnxruntime sees it: self-contained, with the contract's inputs and outputs. */
 function checkGraph(bytes, answers) {
-  let graph;
-  try {
-    graph = inspectOnnx(bytes);
-  } catch (error) {
-    if (error instanceof ProtobufError) throw new BundleError(ONNX_FILE, `not an ONNX model: ${error.message}`);
-    throw error;
-  }
-  if (graph.externalTensors) {
-    throw new BundleError(ONNX_FILE, `${graph.externalTensors} tensor(s) reference external data; ` +
-      "a bundle's graph must be self-contained");
-  }
+  const graph = inspect(ONNX_FILE, bytes);
   const inputs = JSON.stringify(graph.inputs.map(([name, elem]) => [name, elem]));
   if (inputs !== JSON.stringify(INPUT_NAMES.map((name) => [name, INT64]))) {
     throw new BundleError(ONNX_FILE, `graph inputs are ${inputs}, expected int64 ${INPUT_NAMES.join(', ')}`);
@@ -123,7 +163,7 @@ function checkGraph(bytes, answers) {
 }
 
 /** The session's names must be the graph contract, and a probe question must get a valid answer of the
- * contract's types and shapes. */
+ * contract's types and shapes. Returns the probe's outputs. */
 export async function checkSession(bundle, session, Tensor) {
   const names = [[...session.inputNames], [...session.outputNames]];
   if (JSON.stringify(names) !== JSON.stringify([INPUT_NAMES, OUTPUT_NAMES])) {
@@ -150,6 +190,7 @@ export async function checkSession(bundle, session, Tensor) {
     throw new BundleError(ONNX_FILE, `the graph answers a probe with answer_index ${index}, confidence ${confidence}: ` +
       'not a valid answer');
   }
+  return out;
 }
 
 function parseVocab(data) {

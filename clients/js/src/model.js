@@ -3,7 +3,7 @@
  * Mirrors Python's rnnqa.runtime.QAModel: answer, answerBatch, topK, probabilities, encode, threshold.
  */
 
-import { checkSession, ONNX_FILE } from './bundle.js';
+import { checkSession, ONNX_FILE, SINGLE_FILE } from './bundle.js';
 import { BundleError, QuestionError } from './errors.js';
 
 export const UNKNOWN_TEXT = "I don't know";
@@ -35,10 +35,12 @@ export class QAModel {
    * @param {object} session an onnxruntime InferenceSession of bundle.onnx
    * @param {Function} Tensor the onnxruntime Tensor class of the same package
    * @param {{threshold?: number}} [options]
+   * @param {object} [single] an InferenceSession of bundle.single (model_single.onnx), which `answer` runs
    */
-  constructor(bundle, session, Tensor, options = {}) {
+  constructor(bundle, session, Tensor, options = {}, single = null) {
     this.bundle = bundle;
     this.session = session;
+    this.single = single;
     this.Tensor = Tensor;
     const { threshold } = options;
     if (threshold !== undefined && !(typeof threshold === 'number' && threshold >= 0 && threshold <= 1)) {
@@ -67,10 +69,21 @@ export class QAModel {
     return ids;
   }
 
-  /** The best answer to one question. */
+  /**
+   * The best answer to one question: on the single-question graph where the bundle has one (with the
+   * substitution gate from gate.json, as Python's runtime does), else model.onnx with one row.
+   */
   async answer(question) {
-    const [answer] = await this.answerBatch([question]);
-    return answer;
+    if (this.single === null) {
+      const [answer] = await this.answerBatch([question]);
+      return answer;
+    }
+    const ids = this.encode(question);
+    const feeds = { [INPUT_IDS]: new this.Tensor('int64', BigInt64Array.from(ids, BigInt), [ids.length, 1]) };
+    const out = await this.single.run(feeds, DECODED);
+    const index = Number(out.answer_index.data[0]);
+    const gate = this.bundle.gate;
+    return this.make(index, out.confidence.data[0] * (gate === null ? 1 : gate.scale(ids, index)));
   }
 
   /** Best answers to many questions with one padded onnxruntime call. */
@@ -131,6 +144,34 @@ export async function openModel(ort, bundle, sessionOptions, options) {
   } catch (error) {
     throw new BundleError(ONNX_FILE, `onnxruntime cannot load it: ${error.message}`);
   }
-  await checkSession(bundle, session, ort.Tensor);
-  return new QAModel(bundle, session, ort.Tensor, options);
+  const probe = await checkSession(bundle, session, ort.Tensor);
+  const single = bundle.single === null ? null : await openSingle(ort, bundle, sessionOptions, probe);
+  return new QAModel(bundle, session, ort.Tensor, options, single);
+}
+
+/** A session on model_single.onnx that answers the probe as model.onnx did (before any substitution gate). */
+async function openSingle(ort, bundle, sessionOptions, probe) {
+  let single;
+  try {
+    single = await ort.InferenceSession.create(bundle.single, sessionOptions);
+  } catch (error) {
+    throw new BundleError(SINGLE_FILE, `onnxruntime cannot load it: ${error.message}`);
+  }
+  let out;
+  try {
+    out = await single.run({ [INPUT_IDS]: new ort.Tensor('int64', BigInt64Array.from([BigInt(bundle.vocab.unkId)]), [1, 1]) },
+      DECODED);
+  } catch (error) {
+    throw new BundleError(SINGLE_FILE, `the graph fails on a probe question: ${error.message}`);
+  }
+  const logits = probe.logits.data;
+  const best = logits.reduce((b, x, i) => (x > logits[b] ? i : b), 0);
+  const want = 1 / logits.reduce((sum, x) => sum + Math.exp(x - logits[best]), 0);
+  const [index, confidence] = [Number(out.answer_index.data[0]), out.confidence.data[0]];
+  if (out.answer_index.dims.join() !== '1,1' || out.confidence.dims.join() !== '1,1' || index !== best ||
+      !(Math.abs(confidence - want) <= 1e-4)) {
+    throw new BundleError(SINGLE_FILE, `answers a probe with ${index} / ${confidence}, but ${ONNX_FILE} with ` +
+      `${best} / ${want.toFixed(6)}`);
+  }
+  return single;
 }

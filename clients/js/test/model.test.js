@@ -147,6 +147,37 @@ describe('a tampered or incomplete bundle is refused', { skip: SKIP }, () => {
     await refused(int8, 'manifest.json', /'files' must list the sha256 of exactly/);
   });
 
+  test('answer runs model_single.onnx with the gate from gate.json, which closes on some questions', async () => {
+    const model = await load(BUNDLE);
+    assert.notEqual(model.single, null);
+    assert.notEqual(model.bundle.gate, null);
+    const { questions, python } = cases();
+    const answerable = questions.map((q, i) => ({ q, ...JSON.parse(python.json[i]) })).filter((e) => !e.error);
+    const closed = answerable.filter((e) => {
+      const ids = model.encode(e.q);
+      return model.bundle.gate.scale(ids, model.bundle.vocab.answers.indexOf(e.answer)) < 1;
+    });
+    assert.ok(closed.length > 0); // the test above compared these with Python's answers too
+    for (const [change, reason] of [
+      [(g) => { g.factor = 0; }, /not a valid gate table: 'factor'/],
+      [(g) => { g.questions.pop(); }, /not a valid gate table: 'questions' must hold one list per answer/],
+      [(g) => { g.content = ['7']; }, /not a valid gate table: 'content'/],
+    ]) {
+      const bundle = copy();
+      editJson(join(bundle, 'gate.json'), change);
+      rehash(bundle, 'gate.json');
+      await refused(bundle, 'gate.json', reason);
+    }
+    const gateless = copy();
+    unlinkSync(join(gateless, 'gate.json'));
+    editJson(join(gateless, 'manifest.json'), (m) => { delete m.files['gate.json']; });
+    await refused(gateless, 'gate.json', /missing: the model has a substitution gate/);
+    const other = copy(); // another graph's bytes where the single graph belongs
+    writeFileSync(join(other, 'model_single.onnx'), readFileSync(join(other, 'model.onnx')));
+    rehash(other, 'model_single.onnx');
+    await refused(other, 'model_single.onnx', /graph inputs and outputs/);
+  });
+
   test('format 4 may list the single-question graph, format 3 may not, and either loads without it', async () => {
     const three = copy(); // Python's bundle is format 4, with model_single.onnx and gate.json
     editJson(join(three, 'manifest.json'), (m) => { m.format_version = 3; });
