@@ -164,6 +164,8 @@ def test_a_stop_while_the_workers_start_exits_0_and_leaves_no_worker(bundles):
         time.sleep(0.02)
     workers = children(process.pid)
     process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=60) == 0
+    code = process.wait(timeout=60)
+    log = process.stderr.read()
     process.stderr.close()
+    assert code == 0, log
     assert workers and not any(_alive(pid) for pid in workers)
