@@ -122,8 +122,8 @@ def test_notebook_preset_is_the_notebook_rule():
 @given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
 def test_presets_equal_the_version_1_rules_on_ascii_text(kind, text):
     """Runs on ASCII data tokenize as before, so the quality figures measured with version 1 still hold."""
-    if kind in ("english", "stem") and "'" in text:  # version 2 defines the 's rule per word (docs/tokenizer.md)
-        return
+    if kind in ("english", "stem") and ("'" in text or "`" in text):  # version 2 defines the 's rule per word
+        return  # after any joiner, the ASCII ones being ' and ` (docs/tokenizer.md); version 1 after ' only
     assert make_tokenizer(kind)(text) == LegacyTokenizer(kind)(text)
 
 
