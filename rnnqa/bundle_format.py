@@ -65,13 +65,6 @@ OPTIONAL_FILES = OPTIONAL_FILES_3 + (SINGLE_FILE, GATE_FILE)
 VARIANTS = {"fp32": (), "int8": (TORCHSCRIPT_FILE,)}  # each variant's files left out of its format's list
 # The files of each format version this rnnqa reads, and those it may hold besides.
 FORMAT_FILES = {2: (ONNX_FILE, TORCHSCRIPT_FILE, VOCAB_FILE, MANIFEST_FILE), 3: BUNDLE_FILES, 4: BUNDLE_FILES}
-
-
-def format_version(single_graph: bool) -> int:
-    """The version a bundle is written as: 4 with the single-question graph, else 3 (older runtimes read it)."""
-    return FORMAT_VERSION if single_graph else 3
-
-
 FORMAT_OPTIONAL_FILES = {2: (), 3: OPTIONAL_FILES_3, 4: OPTIONAL_FILES}
 
 INPUT_NAMES = ("input_ids", "lengths")
@@ -101,3 +94,8 @@ def graph_contract(num_answers: int) -> dict:
             {"name": CONFIDENCE, "dtype": "float32", "shape": ["batch"]},
         ],
     }
+
+
+def format_version(single_graph: bool) -> int:
+    """The version a bundle is written as: 4 with the single-question graph, else 3 (older runtimes read it)."""
+    return FORMAT_VERSION if single_graph else 3

@@ -131,8 +131,7 @@ def export_bundle(
         facts["onnx"] = export_onnx(run.model, tmp / ONNX_FILE, opset, metadata=facts)
         write_json(tmp / VOCAB_FILE, run.vocab.to_json(), compact=True)
         gate = _write_single(tmp, run.model, opset) if single_graph else None
-        content = sorted(gate.content) if gate else ()
-        batches = parity_batches(run.vocab, questions, config.max_len, content=content)
+        batches = parity_batches(run.vocab, questions, config.max_len, content=gate.content if gate else ())
         report = validate_parity(run.model, batches, tmp / TORCHSCRIPT_FILE, tmp / ONNX_FILE, atol,
                                  single_path=tmp / SINGLE_FILE if single_graph else None, gate=gate)
         edge = {} if quantize is None else _quantize(tmp, run, training, val_csv, threshold)

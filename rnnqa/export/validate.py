@@ -13,7 +13,7 @@ PyTorch's and onnxruntime's kernels while the probabilities agree to ~1e-6).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,7 +70,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def parity_batches(vocab: Vocabulary, questions: Sequence[str], max_len: int, seed: int = 0,
-                   content: Sequence[int] = ()) -> list[Batch]:
+                   content: Collection[int] = ()) -> list[Batch]:
     """Padded batches of the training questions (sizes 1, 3, 7, rest) and of random ids; with the
     substitution gate's ``content`` words, also a batch of training questions with one content word
     swapped for another (what the gate halves, or a taught question it must not)."""

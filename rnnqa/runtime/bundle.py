@@ -26,7 +26,7 @@ from rnnqa.bundle_format import (
 from rnnqa.data.text import Vocabulary
 from rnnqa.errors import BundleError, ConfigError
 from rnnqa.runtime.gate import SubstitutionGate
-from rnnqa.runtime.onnx_inspect import ProtobufError, inspect_onnx
+from rnnqa.runtime.onnx_inspect import GraphInterface, ProtobufError, inspect_onnx
 from rnnqa.runtime.signature import PublicKey, verify_signature
 
 _INT64, _FLOAT = 7, 1  # ONNX TensorProto element types
@@ -150,18 +150,25 @@ def _read_checked(root: Path, name: str, hashes: dict) -> bytes:
     return data
 
 
+def _inspect(name: str, data: bytes) -> GraphInterface:
+    """The interface of the graph file ``name``, read without onnxruntime: refused when it is not ONNX or not
+    self-contained."""
+    try:
+        graph = inspect_onnx(data)
+    except ProtobufError as exc:
+        raise BundleError(name, f"not an ONNX model: {exc}") from exc
+    if graph.external_tensors:
+        raise BundleError(name, f"{graph.external_tensors} tensor(s) reference external data; "
+                                "a bundle's graph must be self-contained")
+    return graph
+
+
 def _check_agreement(manifest: dict, vocab: Vocabulary, onnx_bytes: bytes) -> None:
     model = manifest["model"]
     if model.get("vocab_size") != len(vocab) or model.get("num_answers") != len(vocab.answers):
         raise BundleError(VOCAB_FILE, f"{len(vocab)} tokens / {len(vocab.answers)} answers, but the manifest's "
                                       f"model has {model.get('vocab_size')} / {model.get('num_answers')}")
-    try:
-        graph = inspect_onnx(onnx_bytes)
-    except ProtobufError as exc:
-        raise BundleError(ONNX_FILE, f"not an ONNX model: {exc}") from exc
-    if graph.external_tensors:
-        raise BundleError(ONNX_FILE, f"{graph.external_tensors} tensor(s) reference external data; "
-                                     "a bundle's graph must be self-contained")
+    graph = _inspect(ONNX_FILE, onnx_bytes)
     inputs = [(name, elem) for name, elem, _ in graph.inputs]
     if inputs != [(INPUT_NAMES[0], _INT64), (INPUT_NAMES[1], _INT64)]:
         raise BundleError(ONNX_FILE, f"graph inputs are {inputs}, expected int64 {', '.join(INPUT_NAMES)}")
@@ -178,12 +185,7 @@ def _check_single(manifest: dict, vocab: Vocabulary, single: bytes | None, gate:
         if gate is not None:
             raise BundleError(GATE_FILE, f"present without {SINGLE_FILE}")
         return None
-    try:
-        graph = inspect_onnx(single)
-    except ProtobufError as exc:
-        raise BundleError(SINGLE_FILE, f"not an ONNX model: {exc}") from exc
-    if graph.external_tensors:
-        raise BundleError(SINGLE_FILE, f"{graph.external_tensors} tensor(s) reference external data")
+    graph = _inspect(SINGLE_FILE, single)
     expected = ([(INPUT_NAMES[0], _INT64, ["seq", 1])],
                 [(SINGLE_OUTPUT_NAMES[0], _INT64, [1, 1]), (SINGLE_OUTPUT_NAMES[1], _FLOAT, [1, 1])])
     if (graph.inputs, graph.outputs) != expected:

@@ -125,16 +125,18 @@ class QAModel:
             raise BundleError(ONNX_FILE, f"the graph answers a probe with logits {logits.shape}, answer_index "
                                          f"{index0.tolist()}, confidence {confidence.tolist()}: not a valid answer")
         threshold = bundle.threshold if self._threshold is None else self._threshold
-        single = self._single(bundle, logits[0]) if self._graph == "onnx" and bundle.single_bytes is not None else None
+        single = (self._single(bundle, probe, logits[0])
+                  if self._graph == "onnx" and bundle.single_bytes is not None else None)
         return _Serving(bundle, session, threshold, bundle.max_len, single, bundle.gate if single is not None else None)
 
-    def _single(self, bundle: Bundle, probe_logits: np.ndarray) -> ort.InferenceSession:
-        """A session on model_single.onnx that answers the probe as model.onnx did (``probe_logits``)."""
+    def _single(self, bundle: Bundle, probe: np.ndarray, probe_logits: np.ndarray) -> ort.InferenceSession:
+        """A session on model_single.onnx that answers ``probe`` (one token: [1, 1] is both graphs' shape) as
+        model.onnx did (``probe_logits``)."""
         single = make_session(bundle.single_bytes, providers=self._providers, threads=self._threads, name=SINGLE_FILE)
         shifted = np.exp(probe_logits - probe_logits.max())
         want = int(probe_logits.argmax()), float(shifted.max() / shifted.sum())  # before any substitution gate
         try:
-            index, confidence = single.run(_DECODED, {INPUT_NAMES[0]: np.array([[bundle.vocab.unk_id]], dtype=np.int64)})
+            index, confidence = single.run(_DECODED, {INPUT_NAMES[0]: probe})
         except ORT_ERRORS as exc:
             raise BundleError(SINGLE_FILE, f"the graph fails on a probe question: {exc}") from exc
         if (index.shape != (1, 1) or confidence.shape != (1, 1) or int(index[0, 0]) != want[0]

@@ -138,12 +138,7 @@ export class QAModel {
  * @throws {BundleError} onnxruntime cannot load the graph, or it fails the probe question
  */
 export async function openModel(ort, bundle, sessionOptions, options) {
-  let session;
-  try {
-    session = await ort.InferenceSession.create(bundle.onnx, sessionOptions);
-  } catch (error) {
-    throw new BundleError(ONNX_FILE, `onnxruntime cannot load it: ${error.message}`);
-  }
+  const session = await createSession(ort, ONNX_FILE, bundle.onnx, sessionOptions);
   const probe = await checkSession(bundle, session, ort.Tensor);
   const single = bundle.single === null ? null : await openSingle(ort, bundle, sessionOptions, probe);
   return new QAModel(bundle, session, ort.Tensor, options, single);
@@ -151,12 +146,7 @@ export async function openModel(ort, bundle, sessionOptions, options) {
 
 /** A session on model_single.onnx that answers the probe as model.onnx did (before any substitution gate). */
 async function openSingle(ort, bundle, sessionOptions, probe) {
-  let single;
-  try {
-    single = await ort.InferenceSession.create(bundle.single, sessionOptions);
-  } catch (error) {
-    throw new BundleError(SINGLE_FILE, `onnxruntime cannot load it: ${error.message}`);
-  }
+  const single = await createSession(ort, SINGLE_FILE, bundle.single, sessionOptions);
   let out;
   try {
     out = await single.run({ [INPUT_IDS]: new ort.Tensor('int64', BigInt64Array.from([BigInt(bundle.vocab.unkId)]), [1, 1]) },
@@ -174,4 +164,13 @@ async function openSingle(ort, bundle, sessionOptions, probe) {
       `${best} / ${want.toFixed(6)}`);
   }
   return single;
+}
+
+/** An onnxruntime session on the graph file `name`; a graph it cannot load is a BundleError naming the file. */
+async function createSession(ort, name, bytes, sessionOptions) {
+  try {
+    return await ort.InferenceSession.create(bytes, sessionOptions);
+  } catch (error) {
+    throw new BundleError(name, `onnxruntime cannot load it: ${error.message}`);
+  }
 }
