@@ -15,7 +15,7 @@ from typing import Union
 
 from rnnqa.data.legacy_tokenizer import LegacyTokenizer
 from rnnqa.data.tokenizer import PRESETS, DeclaredTokenizer, preset_declaration
-from rnnqa.data.tokenizer import VERSION as TOKENIZER_VERSION
+from rnnqa.data.tokenizer import VERSIONS as TOKENIZER_VERSIONS
 from rnnqa.errors import ConfigError
 
 PAD = "<PAD>"
@@ -51,9 +51,9 @@ def tokenizer_from_json(spec: dict) -> Tokenizer:
     version = spec.get("version", 1)
     if version == 1:
         return LegacyTokenizer(spec["kind"])
-    if version == TOKENIZER_VERSION:
+    if version in TOKENIZER_VERSIONS:
         return DeclaredTokenizer(spec)
-    raise ConfigError(f"tokenizer version {version!r} is not supported (this rnnqa reads 1 and {TOKENIZER_VERSION}); "
+    raise ConfigError(f"tokenizer version {version!r} is not supported (this rnnqa reads 1 to {TOKENIZER_VERSIONS[-1]}); "
                       "upgrade rnnqa")
 
 
@@ -78,6 +78,10 @@ class Vocabulary:
         if not self.answers or len(set(self.answers)) != len(self.answers):
             raise ConfigError("vocabulary answers must be non-empty and unique")
         object.__setattr__(self, "_index", {tok: i for i, tok in enumerate(self.tokens)})
+        for key, value in getattr(self.tokenizer, "aliases", {}).items():
+            if value not in self._index or key in self._index:
+                raise ConfigError(f"tokenizer alias {key!r} → {value!r}: an alias maps a word outside the "
+                                  "vocabulary onto a vocabulary token")
 
     @classmethod
     def build(

@@ -26,6 +26,8 @@ from rnnqa.errors import ConfigError
 
 SPEC = "rnnqa-tokenizer"
 VERSION = 2
+ALIAS_VERSION = 3  # version 2 with ``aliases`` (step 6): a runtime that reads only 2 must refuse such a declaration
+VERSIONS = (VERSION, ALIAS_VERSION)
 PRESETS = ("notebook", "words", "english", "stem")
 TABLES_FILE = Path(__file__).with_name("tokenizer_tables.json")
 MAX_CODE_POINT = 0x10FFFF
@@ -85,8 +87,6 @@ class _StemRule:
 class DeclaredTokenizer:
     """Interprets one version-2 declaration. Immutable; compares equal to another of the same declaration."""
 
-    version = VERSION
-
     def __init__(self, declaration: dict):
         self._declaration = declaration
         try:
@@ -100,10 +100,13 @@ class DeclaredTokenizer:
             self._drop_s = _field(declaration, "drop_s_after_joiner", bool)
             stem = declaration.get("stem")
             self._stem_min, self._stem_rules = _stem_rules(stem) if stem is not None else (0, ())
+            self._aliases, self._phrase_len = _aliases(declaration)
+            self._phrase_starts = frozenset(k.split(" ", 1)[0] for k in self._aliases if " " in k)
         except (TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"tokenizer declaration: {exc}") from exc
-        if declaration.get("spec") != SPEC or declaration.get("version") != VERSION:
-            raise ConfigError(f"tokenizer declaration must have spec {SPEC!r} and version {VERSION}")
+        if declaration.get("spec") != SPEC or declaration.get("version") not in VERSIONS:
+            raise ConfigError(f"tokenizer declaration must have spec {SPEC!r} and version {VERSION} or {ALIAS_VERSION}")
+        self.version = declaration["version"]
         if self.is_word_char(ord(_SEPARATOR)) or self._space.overlaps(self._letters, self._digits):
             raise ConfigError("tokenizer declaration: space characters must not be letters or digits")
         # The joiners' stand-in inside str.translate: any character that is not a word character.
@@ -118,9 +121,29 @@ class DeclaredTokenizer:
                                          or (self._joiner is not None and self._joiner.isspace()))
         # Step 5 for one word (identity without stem rules); cached: questions repeat their words.
         self.stem_word = functools.lru_cache(maxsize=1 << 16)(self._stem_uncached)
+        # Steps 5 and 6 for one word, cached; a phrase can start only where a token's alias is in
+        # _phrase_marks (a superset: a mark may also come from another word, which only takes the long way).
+        aliases = self._aliases
+        self._token_of = functools.lru_cache(maxsize=1 << 16)(lambda word: aliases.get(self.stem_word(word),
+                                                                                        self.stem_word(word)))
+        self._phrase_marks = frozenset(aliases.get(t, t) for t in self._phrase_starts)
 
     def __call__(self, text: str) -> list[str]:
         """The tokens of ``text``.
+
+        Raises:
+            TypeError: ``text`` is not a string.
+        """
+        words = self.words(text)
+        if self._aliases:
+            tokens = list(map(self._token_of, words))
+            if self._phrase_marks.isdisjoint(tokens):  # word by word (the common case)
+                return tokens
+            return self._alias(list(map(self.stem_word, words)))
+        return list(map(self.stem_word, words)) if self._stem_rules else words
+
+    def words(self, text: str) -> list[str]:
+        """Steps 1–4 of ``text``: its words before stemming and aliases.
 
         Raises:
             TypeError: ``text`` is not a string.
@@ -132,7 +155,38 @@ class DeclaredTokenizer:
         if self._joiners and self._joiner in text:
             joiner = self._joiner
             words = [w for w in (self._join(w) if joiner in w else w for w in words) if w]
-        return list(map(self.stem_word, words)) if self._stem_rules else words
+        return words
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        return dict(self._aliases)
+
+    def with_aliases(self, aliases: dict[str, str]) -> DeclaredTokenizer:
+        """This declaration with ``aliases`` (version 3), or without any (version 2) when empty."""
+        declaration = {k: v for k, v in self._declaration.items() if k != "aliases"}
+        declaration["version"] = ALIAS_VERSION if aliases else VERSION
+        if aliases:
+            declaration["aliases"] = dict(sorted(aliases.items()))
+        return DeclaredTokenizer(declaration)
+
+    def without_aliases(self) -> DeclaredTokenizer:
+        return self.with_aliases({}) if self._aliases else self
+
+    def _alias(self, tokens: list[str]) -> list[str]:
+        """Step 6: left to right, the longest run of tokens (joined by " ") that is a key, else the token
+        itself, is replaced by its alias; replacements are not aliased again."""
+        aliases, starts = self._aliases, self._phrase_starts
+        if starts.isdisjoint(tokens):  # no phrase can start here: word by word (the common case)
+            return [aliases.get(t, t) for t in tokens]
+        out, i = [], 0
+        while i < len(tokens):
+            n = min(self._phrase_len, len(tokens) - i) if tokens[i] in starts else 1
+            while n > 1 and " ".join(tokens[i: i + n]) not in aliases:
+                n -= 1
+            key = tokens[i] if n == 1 else " ".join(tokens[i: i + n])
+            out.append(aliases.get(key, key))
+            i += n
+        return out
 
     def is_blank(self, text: str) -> bool:
         """Whether ``text`` holds only ``space`` characters (the runtime then says "question is empty")."""
@@ -148,7 +202,7 @@ class DeclaredTokenizer:
         return hash((self.kind, len(self._map)))
 
     def __repr__(self) -> str:
-        return f"DeclaredTokenizer(kind={self.kind!r}, version={VERSION})"
+        return f"DeclaredTokenizer(kind={self.kind!r}, version={self.version})"
 
     def char_class(self, code: int) -> str:
         """Step 2 for code point ``code``: "joiner", "letter", "digit" or "separator", in that order."""
@@ -243,6 +297,22 @@ def _check_str(value: object, where: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{where} must be a string")
     return value
+
+
+def _aliases(declaration: dict) -> tuple[dict[str, str], int]:
+    """``aliases`` (version 3 only): keys are one token or tokens joined by single spaces, values one token."""
+    if "aliases" not in declaration:
+        return {}, 0
+    if declaration.get("version") != ALIAS_VERSION:
+        raise ValueError(f"'aliases' needs version {ALIAS_VERSION}")
+    aliases = _field(declaration, "aliases", dict)
+    longest = 0
+    for key, value in aliases.items():
+        parts = key.split(" ")
+        if not all(parts) or not isinstance(value, str) or not value or " " in value:
+            raise ValueError(f"aliases[{key!r}]: keys are tokens joined by single spaces, values one token")
+        longest = max(longest, len(parts))
+    return aliases, longest
 
 
 def _stem_rules(stem: dict) -> tuple[int, tuple[_StemRule, ...]]:

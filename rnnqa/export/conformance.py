@@ -60,6 +60,7 @@ def conformance(vocab: Vocabulary, max_len: int, threshold: float, onnx_path: Pa
     session = make_session(onnx_path)
     texts = [("training question", q) for q in questions]
     texts += list(HARD_STRINGS)
+    texts += alias_strings(vocab.tokenizer)
     if questions:
         long = " ".join([questions[0]] * (max_len // max(1, len(vocab.tokenizer(questions[0]))) + 2))
         texts.append((f"longer than max_len ({max_len} ids)", long))
@@ -71,6 +72,31 @@ def conformance(vocab: Vocabulary, max_len: int, threshold: float, onnx_path: Pa
         "tolerance": TOLERANCE,
         "vectors": vectors,
     }
+
+
+ALIAS_WORDS, ALIAS_PHRASES = 24, 12  # how many of a declaration's aliases get a vector (the first, sorted)
+
+
+def alias_strings(tokenizer) -> list[tuple[str, str]]:
+    """Texts for step 6 (aliases), from the declaration's own: words and phrases, a phrase beside the
+    alias of its first word (longest match first), two phrases in a row. Keys whose text does not
+    tokenize back to themselves without aliases are skipped."""
+    aliases = getattr(tokenizer, "aliases", {})
+    if not aliases:
+        return []
+    plain = tokenizer.without_aliases()
+    keys = [k for k in sorted(aliases) if plain(k) == k.split(" ")]
+    words = [k for k in keys if " " not in k]
+    phrases = [k for k in keys if " " in k]
+    texts = [("alias of a word", f"What is the {k}?") for k in words[:ALIAS_WORDS]]
+    texts += [("alias of a phrase", f"Who did {k} it?") for k in phrases[:ALIAS_PHRASES]]
+    overlapping = [p for p in phrases if p.split(" ")[0] in aliases]
+    if overlapping:
+        texts.append(("a phrase whose first word is an alias too: the longest match wins",
+                      f"{overlapping[0]} and {overlapping[0].split(' ')[0]}"))
+    if len(phrases) > 1:
+        texts.append(("two phrases in a row, then a word", f"{phrases[0]} {phrases[-1]} {(words or ['x'])[0]}"))
+    return texts
 
 
 def _vector(vocab: Vocabulary, max_len: int, threshold: float, session, label: str, text: str) -> dict:

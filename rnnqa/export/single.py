@@ -18,7 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from rnnqa.bundle_format import ANSWER_INDEX, CONFIDENCE, INPUT_NAMES
 from rnnqa.export.graphs import IR_VERSION
-from rnnqa.runtime.gate import GATE_VERSION
+from rnnqa.runtime.gate import GATE_VERSION, SYNONYM_GATE_VERSION
 from rnnqa.train.gate import GATE_FACTOR, NO_QUESTION
 from rnnqa.train.model import QAClassifier
 
@@ -105,4 +105,10 @@ def gate_table(model: QAClassifier) -> dict | None:
     questions = [[sorted(w for w in words if w >= 0) for words, count in zip(rows[a], counts[a]) if count < NO_QUESTION]
                  for a in range(len(rows))]
     content = torch.nonzero(model.gate_content.cpu()).flatten().tolist()
-    return {"version": GATE_VERSION, "factor": GATE_FACTOR, "content": content, "questions": questions}
+    table = {"version": GATE_VERSION, "factor": GATE_FACTOR, "content": content, "questions": questions}
+    if model.classed:  # questions hold synonym classes: list each class of two or more tokens
+        groups: dict[int, list[int]] = {}
+        for token, root in enumerate(model.gate_class.cpu().tolist()):
+            groups.setdefault(root, []).append(token)
+        table.update(version=SYNONYM_GATE_VERSION, synonyms=[g for g in groups.values() if len(g) > 1])
+    return table

@@ -17,6 +17,11 @@ questions ``R``, with ``Q`` the question's ids and ``S`` how many of them are co
 ``missing = |R| - |R ∩ set(Q)|`` and ``extra = S - (positions of Q whose id is in R)``. The gate closes
 (the confidence is multiplied by ``factor``) when some ``R`` has ``missing == extra == 1`` and none has
 ``missing == extra == 0``.
+
+Version 2 adds ``"synonyms"``: groups of token ids (each id in at most one group) whose words are
+WordNet synonyms. Each id of ``Q`` is first replaced by its group's smallest id (its *class*; an id in
+no group is its own class), and ``questions`` hold classes: a swap for a synonym is no swap.
+``content`` still lists token ids.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 GATE_VERSION = 1
+SYNONYM_GATE_VERSION = 2  # version 1 with "synonyms"
 
 
 @dataclass(frozen=True)
@@ -32,13 +38,16 @@ class SubstitutionGate:
     content: frozenset[int]
     questions: tuple[tuple[frozenset[int], ...], ...]  # per answer index (none: the gate stays open)
     factor: float
+    classes: dict[int, int] | None = None  # token id → its synonym class, for ids in a group (version 2)
 
     def scale(self, ids: Sequence[int], answer: int) -> float:
         """What the chosen ``answer``'s confidence is multiplied by for the question ``ids``: 1, or
         ``factor`` when the question is one of that answer's training questions with one content word
         swapped."""
-        content = self.content
+        content, classes = self.content, self.classes
         mine = [t for t in ids if t in content]
+        if classes:
+            mine = [classes.get(t, t) for t in mine]
         asked = set(mine)
         swapped = False
         for words in self.questions[answer]:
@@ -58,8 +67,8 @@ class SubstitutionGate:
             ValueError: not version 1, a factor outside (0, 1], ids outside the vocabulary, or not one
                 list of questions per answer.
         """
-        if not isinstance(data, dict) or data.get("version") != GATE_VERSION:
-            raise ValueError(f"not a version-{GATE_VERSION} gate table")
+        if not isinstance(data, dict) or data.get("version") not in (GATE_VERSION, SYNONYM_GATE_VERSION):
+            raise ValueError(f"not a version-{GATE_VERSION} or -{SYNONYM_GATE_VERSION} gate table")
         factor = data.get("factor")
         if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0.0 < factor <= 1.0:
             raise ValueError(f"'factor' must be a number in (0, 1], got {factor!r}")
@@ -72,7 +81,20 @@ class SubstitutionGate:
             if not isinstance(rows, list):
                 raise ValueError(f"'questions'[{index}] must be a list of questions")
             tables.append(tuple(frozenset(_ids(row, vocab_size, f"'questions'[{index}]")) for row in rows))
-        return cls(frozenset(content), tuple(tables), float(factor))
+        classes = None
+        if data["version"] == SYNONYM_GATE_VERSION:
+            groups = data.get("synonyms")
+            if not isinstance(groups, list):
+                raise ValueError("'synonyms' must be a list of groups of token ids")
+            classes = {}
+            for group in groups:
+                group = _ids(group, vocab_size, "'synonyms'")
+                if len(group) < 2 or any(t in classes for t in group):
+                    raise ValueError("'synonyms' groups hold two or more ids, each id in one group")
+                classes.update(dict.fromkeys(group, min(group)))
+        elif "synonyms" in data:
+            raise ValueError(f"'synonyms' needs version {SYNONYM_GATE_VERSION}")
+        return cls(frozenset(content), tuple(tables), float(factor), classes)
 
 
 def _ids(value: object, vocab_size: int, where: str) -> list[int]:

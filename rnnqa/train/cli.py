@@ -62,6 +62,11 @@ _MODEL = {f.name: f.default for f in dataclasses.fields(ModelConfig)}  # the def
               help="Weight of the loss on each batch's questions as written, besides the noisy copies.")
 @click.option("--gate/--no-gate", default=_DEFAULTS.gate,
               help="The substitution gate: halve the confidence of a taught question with one word swapped.")
+@click.option("--aliases/--no-aliases", default=_DEFAULTS.aliases,
+              help="Map words the CSV never had onto their WordNet synonyms in the vocabulary (\"biggest\" → "
+                   "\"largest\"), as data in the tokenizer declaration.")
+@click.option("--synonym-gate/--no-synonym-gate", default=_DEFAULTS.synonym_gate,
+              help="The substitution gate takes a swap for a WordNet synonym as no swap.")
 @click.option("--threshold", type=click.FloatRange(0, 1),
               help="\"I don't know\" below this confidence: for the report, and for the bundle unless "
                    f"qa-export --threshold says otherwise. Default: chosen from validation data when given "
@@ -74,7 +79,8 @@ _MODEL = {f.name: f.default for f in dataclasses.fields(ModelConfig)}  # the def
 @report_errors
 def main(csv_path, out_dir, val_csv, val_split, ood_path, near_path, target_rejection, cell, readout, embed_dim,
          hidden_dim, layers, dropout, max_len, tokenizer, epochs, batch_size, lr, weight_decay, label_smoothing,
-         token_dropout, unk_rate, shuffle_window, outliers, masked_outliers, masked_words, clean_rows, gate, threshold,
+         token_dropout, unk_rate, shuffle_window, outliers, masked_outliers, masked_words, clean_rows, gate, aliases,
+         synonym_gate, threshold,
          no_augment, seed, device, early_stop, quiet) -> None:
     """Train on CSV (default: the dataset bundled with rnnqa) and write a run to --out.
 
@@ -93,7 +99,8 @@ def main(csv_path, out_dir, val_csv, val_split, ood_path, near_path, target_reje
                          device=device, val_split=val_split, early_stop=early_stop, tokenizer=tokenizer,
                          label_smoothing=label_smoothing, token_dropout=token_dropout, unk_rate=unk_rate,
                          shuffle_window=shuffle_window, outliers=outliers, masked_outliers=masked_outliers,
-                         masked_words=masked_words, clean_rows=clean_rows, gate=gate,
+                         masked_words=masked_words, clean_rows=clean_rows, gate=gate, aliases=aliases,
+                         synonym_gate=synonym_gate,
                          threshold=_DEFAULTS.threshold if threshold is None else threshold)
     if no_augment:
         config = config.without_augmentation()

@@ -12,6 +12,9 @@ answer's probabilities are multiplied by :data:`GATE_FACTOR`, which puts it belo
 "Content word": a known word in fewer than ``share`` of the training questions ("capital", "russia";
 not "what", "is", "the"). The tables are buffers of the model, built from the training data once, and
 the check is a few tensor comparisons inside the exported graph, so every runtime applies it alike.
+
+Words compare by synonym class (:mod:`rnnqa.lexicon.aliases`) when the model has one: "Who is the author
+of '1984'?" is "Who wrote '1984'?" said with a synonym, not a different relation.
 """
 
 from __future__ import annotations
@@ -33,22 +36,32 @@ MAX_ENTRIES = 2_000_000
 MAX_ROW_ENTRIES = 2048
 
 
+def synonym_classes(vocab_size: int, classes: dict[int, int]) -> torch.Tensor:
+    """(V,) int64: each token's synonym class (the smallest id of its class; itself when it has none)."""
+    out = torch.arange(vocab_size, dtype=torch.int64)
+    for token, root in classes.items():
+        out[token] = root
+    return out
+
+
 def gate_tables(ids: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor, num_answers: int, vocab_size: int,
-                share: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+                share: float, classes: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """From the encoded training questions (on the CPU); None when the tables would exceed
     :data:`MAX_ENTRIES`, or one answer's :data:`MAX_ROW_ENTRIES`.
 
     Returns:
         ``content`` (V,) bool: the content words; ``rows`` (A, K, L) int64: each answer's questions as
-        their sets of content words (K: most questions of one answer, L: most content words of one
-        question, :data:`NO_WORD` pads); ``counts`` (A, K) float32: each row's number of words
+        their sets of content words, as synonym ``classes`` when given (K: most questions of one answer,
+        L: most content words of one question, :data:`NO_WORD` pads); ``counts`` (A, K) float32: each row's number of words
         (:data:`NO_QUESTION` for a row that holds no question).
     """
     positions = content_tokens(ids, lengths, share)  # (N, T): the training questions' content words
     content = torch.zeros(vocab_size, dtype=torch.bool)
     content[ids[positions]] = True
+    as_class = ids if classes is None else classes[ids]
     words = [sorted({t for t, keep in zip(row, mask) if keep})
-             for row, mask in zip(ids.tolist(), positions.tolist())]
+             for row, mask in zip(as_class.tolist(), positions.tolist())]
     per_answer: list[list[list[int]]] = [[] for _ in range(num_answers)]
     for i, label in enumerate(labels.tolist()):
         per_answer[label].append(words[i])
@@ -66,15 +79,17 @@ def gate_tables(ids: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor, 
 
 
 def substituted(ids: torch.Tensor, lengths: torch.Tensor, index: torch.Tensor, content: torch.Tensor,
-                rows: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+                rows: torch.Tensor, counts: torch.Tensor, classes: torch.Tensor | None = None) -> torch.Tensor:
     """(B,) bool: each question is, for the answer ``index`` chose, one of its training questions with
-    exactly one content word replaced by another known content word, and none of them as is.
+    exactly one content word replaced by another known content word, and none of them as is. With
+    synonym ``classes`` (``rows`` then hold classes), words compare by class: a synonym is no swap.
 
     Counts words per position: a content word repeated in the question counts twice (then it is no
     single swap, and the gate stays open). Written for few graph nodes: it runs on every answer.
     """
     valid = (torch.arange(ids.shape[1], device=ids.device)[None, :] < lengths[:, None]).to(torch.float32)  # (B, T)
-    same = (rows[index][:, :, :, None] == ids[:, None, None, :]).to(torch.float32) * valid[:, None, None, :]
+    words = ids if classes is None else classes[ids]
+    same = (rows[index][:, :, :, None] == words[:, None, None, :]).to(torch.float32) * valid[:, None, None, :]
     missing = counts[index] - same.amax(dim=3).sum(dim=2)  # (B, K): their content words not asked
     mine = content[ids].to(torch.float32) * valid  # (B, T): the question's content words
     extra = mine.sum(dim=1, keepdim=True) - (same.amax(dim=2) * mine[:, None, :]).sum(dim=2)  # (B, K): not theirs

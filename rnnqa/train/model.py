@@ -32,6 +32,7 @@ class ModelConfig:
     # best, QUALITY.md), or the "last" state (the notebook's, and every run saved before this field existed)
     gate_questions: int = 0  # the substitution gate's tables (rnnqa.train.gate): most training questions of
     gate_words: int = 0  # one answer, most content words of one question; 0: no gate (runs saved before it)
+    gate_classes: bool = False  # the gate compares words by synonym class (a buffer); runs saved before it: no
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -46,6 +47,8 @@ class ModelConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
+        if self.gate_classes and self.gate_questions == 0:
+            raise ConfigError("gate_classes needs a gate (gate_questions and gate_words positive)")
         if (self.gate_questions == 0) != (self.gate_words == 0):
             raise ConfigError("gate_questions and gate_words are both 0 (no gate) or both positive")
         if not 0.0 <= self.dropout < 1.0:
@@ -90,6 +93,9 @@ class QAClassifier(nn.Module):
             self.register_buffer("gate_content", torch.zeros(config.vocab_size, dtype=torch.bool))
             self.register_buffer("gate_rows", torch.full((config.num_answers, k, width), NO_WORD, dtype=torch.int64))
             self.register_buffer("gate_counts", torch.full((config.num_answers, k), NO_QUESTION))
+        self.classed = self.gated and config.gate_classes
+        if self.classed:  # each token's synonym class (rnnqa.train.gate.synonym_classes)
+            self.register_buffer("gate_class", torch.arange(config.vocab_size, dtype=torch.int64))
 
     @torch.jit.ignore
     def answer_scale(self, input_ids: torch.Tensor, lengths: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -97,7 +103,8 @@ class QAClassifier(nn.Module):
         :data:`~rnnqa.train.gate.GATE_FACTOR` where the question is a taught one with one word swapped."""
         if not self.gated:
             return torch.ones(index.shape, dtype=torch.float32, device=index.device)
-        swapped = substituted(input_ids, lengths, index, self.gate_content, self.gate_rows, self.gate_counts)
+        swapped = substituted(input_ids, lengths, index, self.gate_content, self.gate_rows, self.gate_counts,
+                              self.gate_class if self.classed else None)
         return torch.where(swapped, GATE_FACTOR, 1.0)
 
     def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

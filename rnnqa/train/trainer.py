@@ -22,7 +22,8 @@ from rnnqa.errors import ConfigError
 from rnnqa.train.distributed import Distributed
 from rnnqa.train.augment import (augment_batch, content_tokens, distinctive_tokens, mask_one_word, outlier_batch,
                                  row_hashes, swap_one_word)
-from rnnqa.train.gate import MAX_ENTRIES, MAX_ROW_ENTRIES, gate_tables
+from rnnqa.lexicon.aliases import lexicon_tables
+from rnnqa.train.gate import MAX_ENTRIES, MAX_ROW_ENTRIES, gate_tables, synonym_classes
 from rnnqa.train.model import ModelConfig, QAClassifier
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -59,6 +60,9 @@ class TrainConfig:
     gate: bool = True  # the substitution gate (rnnqa.train.gate): halve the confidence of a taught question
     # with one content word swapped for another known word ("currency of russia"); QUALITY.md
     gate_share: float = 0.3  # the gate's content words: known words in fewer than this share of the questions
+    aliases: bool = True  # the tokenizer declaration maps words the data never had onto their WordNet
+    # synonyms in the vocabulary ("biggest" → "largest"; rnnqa.lexicon.aliases)
+    synonym_gate: bool = True  # the gate compares words by WordNet synonym class: a synonym is no swap
     clean_rows: float = 1.0  # weight of the loss on each batch's questions as written, besides the noisy
     # copies: keeps every training question answered (without it 3 of 24 measured runs missed one)
     protect_subject: bool = True  # never drop/<UNK> a question's rarest words (its subject) in augmentation
@@ -207,18 +211,24 @@ def train(
     if val_pairs is None and cfg.val_split > 0:
         pairs, val_pairs = split_pairs(pairs, cfg.val_split, cfg.seed)
     vocab = Vocabulary.build(pairs.questions, answers, make_tokenizer(cfg.tokenizer))
+    lexicon = lexicon_tables(vocab, pairs.questions) if cfg.aliases or (cfg.gate and cfg.synonym_gate) else None
+    if cfg.aliases and lexicon.aliases:  # words the data never had: the training ids are unchanged
+        vocab = Vocabulary(vocab.tokens, vocab.answers, vocab.tokenizer.with_aliases(lexicon.aliases))
     mcfg = ModelConfig(vocab_size=len(vocab), num_answers=len(vocab.answers), **(model_config or {}))
     if distributed is not None:  # every rank must train on the same rows with the same settings
         distributed.agree("the training data and settings", _digest(pairs, cfg, mcfg))
     data = encode_pairs(pairs, vocab, mcfg.max_len)
     gate, notes = None, []
     if cfg.gate:
-        gate = gate_tables(data.input_ids, data.lengths, data.labels, len(vocab.answers), len(vocab), cfg.gate_share)
+        classes = synonym_classes(len(vocab), lexicon.classes) if cfg.synonym_gate else None
+        gate = gate_tables(data.input_ids, data.lengths, data.labels, len(vocab.answers), len(vocab), cfg.gate_share,
+                           classes)
         if gate is None:
             notes.append(f"no substitution gate: its tables would exceed {MAX_ENTRIES:,} entries, or "
                          f"{MAX_ROW_ENTRIES:,} for one answer (rnnqa.train.gate)")
         else:
-            mcfg = dataclasses.replace(mcfg, gate_questions=gate[1].shape[1], gate_words=gate[1].shape[2])
+            mcfg = dataclasses.replace(mcfg, gate_questions=gate[1].shape[1], gate_words=gate[1].shape[2],
+                                       gate_classes=classes is not None)
 
     torch.manual_seed(cfg.seed)
     model = QAClassifier(mcfg)
@@ -228,6 +238,8 @@ def train(
         model.gate_content.copy_(gate[0])
         model.gate_rows.copy_(gate[1])
         model.gate_counts.copy_(gate[2])
+        if classes is not None:
+            model.gate_class.copy_(classes)
     model = model.to(device)
     net = model if distributed is None else distributed.wrap(model, device)
     val = None if val_pairs is None else encode_pairs(val_pairs, vocab, mcfg.max_len).to(device)

@@ -187,3 +187,40 @@ def test_every_python_whitespace_character_is_known_to_the_split_shortcut():
     from rnnqa.data.tokenizer import WHITESPACE
 
     assert WHITESPACE == tuple(c for c in range(0x110000) if chr(c).isspace())
+
+
+def test_step_6_aliases_longest_match_first_never_aliased_twice():
+    from rnnqa.data.tokenizer import preset_declaration
+
+    declaration = {**preset_declaration("english"), "version": 3,
+                   "aliases": {"big": "larg", "come up": "invent", "come": "arriv", "larg": "x"}}
+    tok = DeclaredTokenizer(declaration)
+    assert tok("big come up with come") == ["larg", "invent", "with", "arriv"]
+    assert tok("come big up") == ["arriv", "larg", "up"]
+    assert tok.words("big come up") == ["big", "come", "up"]
+    assert tok.without_aliases()("big come up") == ["big", "come", "up"]
+    assert tok.without_aliases().to_json()["version"] == 2 and "aliases" not in tok.without_aliases().to_json()
+    assert tok.with_aliases({"big": "huge"})("big") == ["huge"]
+
+
+ALIASED = {"big": "larg", "come up": "invent", "come": "arriv", "larg": "x", "up": "come", "x come": "y",
+           "come up with": "devis"}
+ALIASED_TOKENIZER = DeclaredTokenizer({**preset_declaration("english"), "version": 3, "aliases": ALIASED})
+
+
+def spec_step_6(tokens: list[str], aliases: dict[str, str]) -> list[str]:
+    """docs/tokenizer.md, step 6, as written: at each position the longest key wins, then move past it."""
+    out, i = [], 0
+    while i < len(tokens):
+        n = next(n for n in range(len(tokens) - i, 0, -1) if n == 1 or " ".join(tokens[i:i + n]) in aliases)
+        key = " ".join(tokens[i:i + n])
+        out.append(aliases.get(key, key))
+        i += n
+    return out
+
+
+@given(st.lists(st.sampled_from(["big", "come", "up", "with", "larg", "x", "coming", "ups", "Big"]), max_size=8))
+def test_step_6_on_any_sequence_equals_the_spec(words):
+    text = " ".join(words)
+    stems = ALIASED_TOKENIZER.without_aliases()(text)
+    assert ALIASED_TOKENIZER(text) == spec_step_6(stems, ALIASED)

@@ -91,7 +91,11 @@ def test_gate_json_without_the_single_graph_is_refused(bundle):
 
 
 @pytest.mark.parametrize("change", [
-    lambda g: g.update(version=2),
+    lambda g: g.update(version=3),
+    lambda g: g.pop("synonyms"),  # version 2 without its groups
+    lambda g: g.update(version=1),  # groups in a version-1 table
+    lambda g: g["synonyms"].append([g["synonyms"][0][0], 2]),  # an id in two groups
+    lambda g: g["synonyms"].append([5]),  # a group of one
     lambda g: g.update(factor=0),
     lambda g: g.update(factor=True),
     lambda g: g["questions"].pop(),

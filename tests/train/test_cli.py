@@ -83,7 +83,7 @@ def test_qa_train_options_reach_the_saved_configs(seed_csv, tmp_path):
     assert config["model"]["readout"] == "last" and config["train"]["masked_words"] == 0.0
     assert config["train"]["threshold"] == 0.3
     declared = json.loads((out / "vocab.json").read_text())["tokenizer"]
-    assert (declared["kind"], declared["version"], declared["drop_s_after_joiner"]) == ("english", 2, True)
+    assert (declared["kind"], declared["version"], declared["drop_s_after_joiner"]) == ("english", 3, True)
     defaults = tmp_path / "defaults"
     assert run([str(seed_csv), "--out", str(defaults), "--epochs", "1", "--hidden-dim", "8", "-q"]).exit_code == 0
     config = json.loads((defaults / "config.json").read_text())

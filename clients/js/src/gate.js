@@ -5,6 +5,7 @@
  */
 
 export const GATE_VERSION = 1;
+export const SYNONYM_GATE_VERSION = 2; // version 1 with "synonyms": ids compare by synonym class
 
 export class SubstitutionGate {
   /**
@@ -15,8 +16,9 @@ export class SubstitutionGate {
    *   list of questions per answer (the messages Python's gives)
    */
   constructor(data, vocabSize, numAnswers) {
-    if (data === null || typeof data !== 'object' || Array.isArray(data) || data.version !== GATE_VERSION) {
-      throw new Error(`not a version-${GATE_VERSION} gate table`);
+    if (data === null || typeof data !== 'object' || Array.isArray(data) ||
+        (data.version !== GATE_VERSION && data.version !== SYNONYM_GATE_VERSION)) {
+      throw new Error(`not a version-${GATE_VERSION} or -${SYNONYM_GATE_VERSION} gate table`);
     }
     const { factor } = data;
     if (typeof factor !== 'number' || !(factor > 0 && factor <= 1)) {
@@ -37,11 +39,27 @@ export class SubstitutionGate {
       return rows.map((row) => new Set(ids(row, `'questions'[${index}]`)));
     });
     this.factor = factor;
+    this.classes = null;
+    if (data.version === SYNONYM_GATE_VERSION) {
+      if (!Array.isArray(data.synonyms)) throw new Error("'synonyms' must be a list of groups of token ids");
+      this.classes = new Map();
+      for (const group of data.synonyms) {
+        ids(group, "'synonyms'");
+        if (group.length < 2 || group.some((t) => this.classes.has(t))) {
+          throw new Error("'synonyms' groups hold two or more ids, each id in one group");
+        }
+        const root = Math.min(...group);
+        for (const t of group) this.classes.set(t, root);
+      }
+    } else if (data.synonyms !== undefined) {
+      throw new Error(`'synonyms' needs version ${SYNONYM_GATE_VERSION}`);
+    }
   }
 
   /** What the chosen answer's confidence is multiplied by for the question `ids`: 1, or `factor`. */
   scale(ids, answer) {
-    const mine = ids.filter((t) => this.content.has(t));
+    let mine = ids.filter((t) => this.content.has(t));
+    if (this.classes) mine = mine.map((t) => this.classes.get(t) ?? t);
     const asked = new Set(mine);
     let swapped = false;
     for (const words of this.questions[answer]) {

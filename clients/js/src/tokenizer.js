@@ -1,11 +1,12 @@
 /**
- * The declared tokenizer (version 2): text → tokens from the declaration in vocab.json alone.
+ * The declared tokenizer (version 2, or 3 with aliases): text → tokens from the declaration in vocab.json alone.
  * docs/tokenizer.md is the spec; conformance.json in every bundle checks a port (test/tokenizer.test.js).
  * Pure JavaScript: no Unicode data of the engine is used, only the declaration's tables.
  */
 
 export const SPEC = 'rnnqa-tokenizer';
 export const VERSION = 2;
+export const ALIAS_VERSION = 3; // version 2 with 'aliases' (step 6)
 const MAX_CODE_POINT = 0x10ffff;
 const SEPARATOR = 0;
 const LETTER = 1;
@@ -49,9 +50,26 @@ export class DeclaredTokenizer {
    */
   constructor(declaration) {
     if (declaration === null || typeof declaration !== 'object') throw new TypeError('the tokenizer must be an object');
-    if (declaration.spec !== SPEC || declaration.version !== VERSION) {
+    if (declaration.spec !== SPEC || (declaration.version !== VERSION && declaration.version !== ALIAS_VERSION)) {
       throw new TypeError(`tokenizer version ${JSON.stringify(declaration.version ?? 1)} is not declared as data ` +
-        `(this runtime reads ${SPEC} version ${VERSION})`);
+        `(this runtime reads ${SPEC} version ${VERSION} or ${ALIAS_VERSION})`);
+    }
+    this.aliases = new Map();
+    this.phraseLength = 0;
+    if (declaration.aliases !== undefined) {
+      const { aliases } = declaration;
+      if (declaration.version !== ALIAS_VERSION) throw new TypeError(`'aliases' needs version ${ALIAS_VERSION}`);
+      if (aliases === null || typeof aliases !== 'object' || Array.isArray(aliases)) {
+        throw new TypeError("'aliases' must be an object");
+      }
+      for (const [key, value] of Object.entries(aliases)) {
+        const parts = key.split(' ');
+        if (!parts.every((p) => p) || typeof value !== 'string' || !value || value.includes(' ')) {
+          throw new TypeError(`aliases[${JSON.stringify(key)}]: keys are tokens joined by single spaces, values one token`);
+        }
+        this.aliases.set(key, value);
+        this.phraseLength = Math.max(this.phraseLength, parts.length);
+      }
     }
     const { map, joiners, stem } = declaration;
     if (map === null || typeof map !== 'object' || Array.isArray(map)) throw new TypeError("'map' must be an object");
@@ -91,11 +109,40 @@ export class DeclaredTokenizer {
   }
 
   /**
-   * The tokens of `text` (spec steps 1–5).
+   * The tokens of `text` (spec steps 1–6).
    * @param {string} text
    * @returns {string[]}
    */
   tokenize(text) {
+    const tokens = this.words(text);
+    return this.aliases.size ? this.alias(tokens) : tokens;
+  }
+
+  /** Step 6: left to right, the longest run of tokens (joined by " ") that is a key becomes its alias. */
+  alias(tokens) {
+    const out = [];
+    let i = 0;
+    while (i < tokens.length) {
+      let n = Math.min(this.phraseLength, tokens.length - i);
+      for (; n > 0; n -= 1) {
+        const value = this.aliases.get(n === 1 ? tokens[i] : tokens.slice(i, i + n).join(' '));
+        if (value !== undefined) {
+          out.push(value);
+          break;
+        }
+      }
+      if (n === 0) out.push(tokens[i]);
+      i += Math.max(n, 1);
+    }
+    return out;
+  }
+
+  /**
+   * The stemmed words of `text` (spec steps 1–5).
+   * @param {string} text
+   * @returns {string[]}
+   */
+  words(text) {
     if (typeof text !== 'string') throw new TypeError(`expected a question as string, got ${typeof text}`);
     const tokens = [];
     let parts = [];

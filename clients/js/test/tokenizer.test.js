@@ -35,7 +35,18 @@ test('the steps of the spec on a tiny declaration', () => {
   assert.ok(tok.isBlank('  ') && tok.isBlank('') && !tok.isBlank(' \t'));
 });
 
-test('declarations that are not version 2, or malformed, are refused', () => {
+test('step 6: aliases, longest match first, never aliased twice', () => {
+  const tok = new DeclaredTokenizer({ ...TINY, version: 3, aliases: { big: 'larg', 'come up': 'invent', come: 'arriv', larg: 'x' } });
+  assert.deepEqual(tok.tokenize('big come up with come'), ['larg', 'invent', 'with', 'arriv']);
+  assert.deepEqual(tok.tokenize('come big up'), ['arriv', 'larg', 'up']);
+  assert.deepEqual(tok.tokenize('constructor'), ['constructor']); // a Map, not an object's prototype
+});
+
+test('declarations that are not version 2 or 3, or malformed, are refused', () => {
+  assert.throws(() => new DeclaredTokenizer({ ...TINY, aliases: { a: 'b' } }), /needs version 3/);
+  assert.throws(() => new DeclaredTokenizer({ ...TINY, version: 3, aliases: { 'a  b': 'c' } }), /single spaces/);
+  assert.throws(() => new DeclaredTokenizer({ ...TINY, version: 3, aliases: { a: 'b c' } }), /single spaces/);
+  assert.throws(() => new DeclaredTokenizer({ ...TINY, version: 4 }), /not declared as data/);
   assert.throws(() => new DeclaredTokenizer({ kind: 'stem' }), /not declared as data/);
   assert.throws(() => new DeclaredTokenizer({ ...TINY, letters: [[5, 1]] }), /sorted, disjoint/);
   assert.throws(() => new DeclaredTokenizer({ ...TINY, map: { zz: 'a' } }), /not a code point/);

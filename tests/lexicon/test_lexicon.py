@@ -1,0 +1,180 @@
+"""The shipped WordNet table, its regeneration, relations, aliases and synonym classes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnqa.data.text import Vocabulary, make_tokenizer
+from rnnqa.lexicon import table as table_module
+from rnnqa.lexicon.aliases import FUNCTION_WORDS, lexicon_tables
+from rnnqa.lexicon.table import LINKED, SHARED, TABLE_FILE, LexiconError, load_lexicon
+from rnnqa.train.gate import gate_tables, substituted, synonym_classes
+
+WORDNET = Path("/usr/share/wordnet")  # Debian's wordnet-base (.ci/run installs it)
+
+
+@pytest.fixture(scope="module")
+def lexicon():
+    return load_lexicon()
+
+
+def test_the_shipped_table_is_what_the_script_makes_from_wordnet(tmp_path):
+    if not (WORDNET / "data.noun").exists():
+        pytest.skip("WordNet's files are absent (apt-get install wordnet-base)")
+    from rnnqa.lexicon.build import main
+
+    out = tmp_path / "wordnet.json.gz"
+    main(["--source", str(WORDNET), "--out", str(out)])
+    assert out.read_bytes() == TABLE_FILE.read_bytes()
+
+
+def test_the_table_names_its_source_and_licence(lexicon):
+    data = json.loads(gzip.decompress(TABLE_FILE.read_bytes()))
+    assert data["source"] == lexicon.source == "WordNet 3.0"
+    assert "Princeton University" in data["notice"]
+    assert "Princeton University" in (TABLE_FILE.parent / "WORDNET-LICENSE").read_text()
+
+
+@pytest.mark.parametrize("a, b, strength", [
+    ("biggest", "largest", SHARED), ("writer", "author", SHARED), ("travel", "journey", SHARED),
+    ("penned", "wrote", SHARED), ("nation", "country", SHARED), ("author", "wrote", LINKED),
+    ("painter", "painted", LINKED),
+])
+def test_synonyms_are_related(lexicon, a, b, strength):
+    assert lexicon.relation(a, b) == strength
+    assert lexicon.relation(b, a) == strength
+
+
+@pytest.mark.parametrize("a, b", [("capital", "currency"), ("population", "capital"), ("illustrated", "wrote"),
+                                  ("painted", "wrote"), ("smallest", "largest"), ("directed", "wrote")])
+def test_other_relations_are_not(lexicon, a, b):
+    assert lexicon.relation(a, b) is None
+
+
+def test_inflections_reduce_and_expand(lexicon):
+    assert lexicon.bases("biggest", "a") == ("big",)
+    assert "write" in lexicon.bases("wrote", "v") and "write" in lexicon.bases("written", "v")
+    assert lexicon.bases("came up", "v") == ("come up",)
+    assert {"bigger", "biggest"} <= set(lexicon.forms("big", "a"))
+    assert {"wrote", "written", "writes", "writing"} <= set(lexicon.forms("write", "v"))
+    assert "came up" in lexicon.forms("come up", "v")
+
+
+@pytest.mark.parametrize("damage", [
+    lambda p: p.unlink(),
+    lambda p: p.write_bytes(b"not gzip"),
+    lambda p: p.write_bytes(gzip.compress(b'{"format": "other"}')),
+    lambda p: p.write_bytes(gzip.compress(json.dumps({"format": "rnnqa-lexicon-1", "words": ["a"], "synsets": [[7]],
+                                                      "first": {}, "similar": [], "derived": [],
+                                                      "exceptions": {}}).encode())),
+    lambda p: p.write_bytes(p.read_bytes()[:1000]),
+])
+def test_a_missing_or_corrupted_table_is_one_clear_error(tmp_path, damage):
+    path = tmp_path / "wordnet.json.gz"
+    path.write_bytes(TABLE_FILE.read_bytes())
+    damage(path)
+    with pytest.raises(LexiconError, match="reinstall rnnqa") as info:
+        load_lexicon(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+QUESTIONS = ["What is the largest ocean?", "Who wrote Hamlet?", "What is the deepest ocean?",
+             "What is the capital of France?", "In which year did the war end?", "What is the biggest planet?"]
+
+
+@pytest.fixture(scope="module")
+def vocab_and_tables():
+    vocab = Vocabulary.build(QUESTIONS, [str(i) for i in range(len(QUESTIONS))], make_tokenizer("stem"))
+    tables = lexicon_tables(vocab, QUESTIONS)
+    aliased = Vocabulary(vocab.tokens, vocab.answers, vocab.tokenizer.with_aliases(tables.aliases))
+    return vocab, tables, aliased
+
+
+def test_aliases_read_synonyms_as_the_vocabulary_word(vocab_and_tables):
+    vocab, _, aliased = vocab_and_tables
+    assert aliased.tokenizer.to_json()["version"] == 3
+    assert aliased.encode("Who penned Hamlet?") == vocab.encode("Who wrote Hamlet?")
+    assert aliased.encode("Who is the author of Hamlet?") == vocab.encode("Who is the wrote of Hamlet?")
+    assert aliased.encode("Hamlet: who has written it?") == vocab.encode("Hamlet: who has wrote it?")
+    assert aliased.encode("What is the largest ocean?") == vocab.encode("What is the largest ocean?")
+    assert vocab.encode("Who penned Hamlet?") != vocab.encode("Who wrote Hamlet?")  # without aliases: <UNK>
+
+
+def test_untaught_relations_and_function_words_stay_unknown(vocab_and_tables):
+    vocab, tables, aliased = vocab_and_tables
+    for question in ["What is the population of France?", "Who illustrated Hamlet?", "What is the currency?"]:
+        assert aliased.encode(question) == vocab.encode(question)
+    assert not FUNCTION_WORDS & set(tables.aliases.values())
+    assert "indium" not in tables.aliases  # WordNet's first noun sense of "in"
+
+
+def test_a_word_the_questions_only_name_is_no_alias_target():
+    questions = ["Who painted 'The Last Supper'?", "What is the tallest tower?", "Last, who wrote Hamlet?"]
+    vocab = Vocabulary.build(questions, ["a", "b", "c"], make_tokenizer("stem"))
+    named = Vocabulary.build(questions[:2], ["a", "b"], make_tokenizer("stem"))
+    # "high" reaches "last" by one similar-to link; only a lowercase (or first) "last" may take it
+    assert lexicon_tables(vocab, questions).aliases.get("high") == vocab.tokenizer("last")[0]
+    assert "high" not in lexicon_tables(named, questions[:2]).aliases
+
+
+def test_training_ids_never_change(vocab_and_tables):
+    vocab, _, aliased = vocab_and_tables
+    assert [aliased.encode(q) for q in QUESTIONS] == [vocab.encode(q) for q in QUESTIONS]
+
+
+def test_synonym_classes_join_synonyms_in_the_vocabulary_only(vocab_and_tables):
+    vocab, tables, _ = vocab_and_tables
+    index = {t: i for i, t in enumerate(vocab.tokens)}
+    classes = tables.classes
+    largest, biggest = index[vocab.tokenizer("largest")[0]], index[vocab.tokenizer("biggest")[0]]
+    assert classes[largest] == classes[biggest]
+    deepest = index[vocab.tokenizer("deepest")[0]]
+    assert classes.get(deepest, deepest) != classes[largest]
+    capital = index["capital"]
+    assert capital not in classes
+
+
+def test_the_gate_takes_a_synonym_swap_for_no_swap(vocab_and_tables):
+    vocab, tables, _ = vocab_and_tables
+    rows = [vocab.encode(q) for q in QUESTIONS]
+    width = max(map(len, rows))
+    ids = torch.tensor([r + [0] * (width - len(r)) for r in rows])
+    lengths = torch.tensor([len(r) for r in rows])
+    labels = torch.arange(len(QUESTIONS))
+    classes = synonym_classes(len(vocab), tables.classes)
+
+    def closed(question: str, answer: int, with_classes: bool) -> bool:
+        content, table, counts = gate_tables(ids, lengths, labels, len(QUESTIONS), len(vocab), 0.3,
+                                             classes if with_classes else None)
+        q = torch.tensor([vocab.encode(question)])
+        return bool(substituted(q, torch.tensor([q.shape[1]]), torch.tensor([answer]), content, table, counts,
+                                classes if with_classes else None)[0])
+
+    assert closed("What is the biggest ocean?", 0, with_classes=False)  # the old rule: a swap
+    assert not closed("What is the biggest ocean?", 0, with_classes=True)
+    assert closed("What is the deepest planet?", 5, with_classes=True)  # a different relation still is
+
+
+def test_qa_train_with_a_corrupted_lexicon_fails_in_one_line_and_keeps_the_run(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from rnnqa.train.cli import main
+
+    csv = tmp_path / "qa.csv"
+    csv.write_text("question,answer\n" + "\n".join(f"{q},{i}" for i, q in enumerate(QUESTIONS)) + "\n")
+    out = tmp_path / "run"
+    assert CliRunner().invoke(main, [str(csv), "--out", str(out), "--epochs", "1", "-q"]).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    broken = tmp_path / "broken.json.gz"
+    broken.write_bytes(b"\x1f\x8b garbage")
+    monkeypatch.setattr(table_module, "TABLE_FILE", broken)
+    result = CliRunner().invoke(main, [str(csv), "--out", str(out), "--epochs", "1", "-q"])
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("error")]
+    assert len(lines) == 1 and "lexicon is corrupted" in lines[0] and "Traceback" not in result.output
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
