@@ -17,7 +17,7 @@ library they already have. Built from the declaration (docs/tokenizer.md, steps 
     truncation  max_len                                                                       [7]
 
 Not expressed: the aliases of step 6. A phrase alias cannot be one WordLevel entry, and folding the
-one-word aliases into the vocabulary as the stems are costs ~140 bytes of JSON each (750 KB for the
+one-word aliases into the vocabulary as the stems are costs ~140 bytes of JSON each (about 650 KB for the
 bundled dataset's, against 120 KB in ``vocab.json``); ``tokenizer_config.json`` says so in
 ``rnnqa_not_expressed``, and an aliased word is ``<UNK>`` through this file.
 

