@@ -16,6 +16,7 @@ similar-to or derivational link, after reducing inflections. Pure Python.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -196,17 +197,16 @@ def _suffix(word: str) -> str:
     return next((s for s in _SUFFIXES if word.endswith(s)), "")
 
 
+# A quoted title ("Who painted 'The Last Supper'?"): a quote, a capital letter, up to the next quote.
+_TITLE = re.compile(r"""['"‘“]\s*[A-Z][^'"’”]*['"’”]""")
+
+
 def surface_words(questions: Iterable[str], words, stem) -> dict[str, set[str]]:
     """Each token's surface words over ``questions``: ``words`` gives a text's words before stemming,
-    ``stem`` one word's token. Words written as names (capitalised, not first: "Who painted 'The Last
-    Supper'?") are left out, so a token the questions only name is no alias target: "highest" is not
-    read as "last"."""
+    ``stem`` one word's token. Words inside quoted titles are left out, so a token the questions only
+    have in a title is no alias target: "highest" is not read as the "last" of 'The Last Supper'."""
     out: dict[str, set[str]] = {}
     for question in questions:
-        for position, piece in enumerate(question.split()):
-            letter = next((c for c in piece if c.isalpha()), "")
-            if position and letter.isupper():
-                continue
-            for word in words(piece):
-                out.setdefault(stem(word), set()).add(word)
+        for word in words(_TITLE.sub(" ", question)):
+            out.setdefault(stem(word), set()).add(word)
     return out

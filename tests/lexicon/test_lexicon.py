@@ -132,11 +132,11 @@ def test_untaught_relations_and_function_words_stay_unknown(vocab_and_tables):
     assert "indium" not in tables.aliases  # WordNet's first noun sense of "in"
 
 
-def test_a_word_the_questions_only_name_is_no_alias_target():
+def test_a_word_the_questions_only_have_in_a_title_is_no_alias_target():
     questions = ["Who painted 'The Last Supper'?", "What is the tallest tower?", "Last, who wrote Hamlet?"]
     vocab = Vocabulary.build(questions, ["a", "b", "c"], make_tokenizer("stem"))
     named = Vocabulary.build(questions[:2], ["a", "b"], make_tokenizer("stem"))
-    # "high" reaches "last" by one similar-to link; only a lowercase (or first) "last" may take it
+    # "high" reaches "last" by one similar-to link; only a "last" outside a quoted title may take it
     assert lexicon_tables(vocab, questions).aliases.get("high") == vocab.tokenizer("last")[0]
     assert "high" not in lexicon_tables(named, questions[:2]).aliases
 
