@@ -197,3 +197,19 @@ def test_qa_train_with_a_corrupted_lexicon_fails_in_one_line_and_keeps_the_run(t
     lines = [line for line in result.output.splitlines() if line.startswith("error")]
     assert len(lines) == 1 and "lexicon is corrupted" in lines[0] and "Traceback" not in result.output
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+def test_a_wheel_carries_the_table_and_its_licence(tmp_path):
+    """`pip install rnnqa` needs no apt or npm step: the table and its licence are package data."""
+    import subprocess
+    import sys
+    import zipfile
+
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                             "-w", str(tmp_path), str(root)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (wheel,) = tmp_path.glob("rnnqa-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        assert archive.read("rnnqa/lexicon/wordnet.json.gz") == TABLE_FILE.read_bytes()
+        assert b"Princeton University" in archive.read("rnnqa/lexicon/WORDNET-LICENSE")
