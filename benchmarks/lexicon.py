@@ -30,6 +30,7 @@ VARIANTS = {
     "aliases off, gate rule new": {"aliases": False},
     "aliases on, gate rule old": {"synonym_gate": False},
     "aliases on, gate rule new (= qa-train defaults)": {},
+    "aliases on, gate rule new, GloVe-initialised embeddings (--glove)": {"glove": True},
 }
 PEER = "peer: TF-IDF char_wb 3-5-grams, nearest training question"
 

@@ -67,6 +67,9 @@ _MODEL = {f.name: f.default for f in dataclasses.fields(ModelConfig)}  # the def
                    "\"largest\"), as data in the tokenizer declaration.")
 @click.option("--synonym-gate/--no-synonym-gate", default=_DEFAULTS.synonym_gate,
               help="The substitution gate takes a swap for a WordNet synonym as no swap.")
+@click.option("--glove", is_flag=True,
+              help="Start the token embeddings from GloVe 6B 50d (the glove extra): more reworded questions "
+                   "answered, more near misses too (QUALITY.md, \"Synonyms\"). Needs --embed-dim 50.")
 @click.option("--threshold", type=click.FloatRange(0, 1),
               help="\"I don't know\" below this confidence: for the report, and for the bundle unless "
                    f"qa-export --threshold says otherwise. Default: chosen from validation data when given "
@@ -80,7 +83,7 @@ _MODEL = {f.name: f.default for f in dataclasses.fields(ModelConfig)}  # the def
 def main(csv_path, out_dir, val_csv, val_split, ood_path, near_path, target_rejection, cell, readout, embed_dim,
          hidden_dim, layers, dropout, max_len, tokenizer, epochs, batch_size, lr, weight_decay, label_smoothing,
          token_dropout, unk_rate, shuffle_window, outliers, masked_outliers, masked_words, clean_rows, gate, aliases,
-         synonym_gate, threshold,
+         synonym_gate, glove, threshold,
          no_augment, seed, device, early_stop, quiet) -> None:
     """Train on CSV (default: the dataset bundled with rnnqa) and write a run to --out.
 
@@ -100,7 +103,7 @@ def main(csv_path, out_dir, val_csv, val_split, ood_path, near_path, target_reje
                          label_smoothing=label_smoothing, token_dropout=token_dropout, unk_rate=unk_rate,
                          shuffle_window=shuffle_window, outliers=outliers, masked_outliers=masked_outliers,
                          masked_words=masked_words, clean_rows=clean_rows, gate=gate, aliases=aliases,
-                         synonym_gate=synonym_gate,
+                         synonym_gate=synonym_gate, glove=glove,
                          threshold=_DEFAULTS.threshold if threshold is None else threshold)
     if no_augment:
         config = config.without_augmentation()

@@ -23,6 +23,7 @@ from rnnqa.train.distributed import Distributed
 from rnnqa.train.augment import (augment_batch, content_tokens, distinctive_tokens, mask_one_word, outlier_batch,
                                  row_hashes, swap_one_word)
 from rnnqa.lexicon.aliases import lexicon_tables
+from rnnqa.train import glove
 from rnnqa.train.gate import MAX_ENTRIES, MAX_ROW_ENTRIES, gate_tables, synonym_classes
 from rnnqa.train.model import ModelConfig, QAClassifier
 
@@ -63,6 +64,7 @@ class TrainConfig:
     aliases: bool = True  # the tokenizer declaration maps words the data never had onto their WordNet
     # synonyms in the vocabulary ("biggest" → "largest"; rnnqa.lexicon.aliases)
     synonym_gate: bool = True  # the gate compares words by WordNet synonym class: a synonym is no swap
+    glove: bool = False  # token embeddings start from GloVe 6B 50d (rnnqa.train.glove; the glove extra)
     clean_rows: float = 1.0  # weight of the loss on each batch's questions as written, besides the noisy
     # copies: keeps every training question answered (without it 3 of 24 measured runs missed one)
     protect_subject: bool = True  # never drop/<UNK> a question's rarest words (its subject) in augmentation
@@ -234,6 +236,12 @@ def train(
     model = QAClassifier(mcfg)
     if distributed is not None:
         torch.manual_seed(cfg.seed + rank)  # dropout masks differ between ranks, like their rows
+    if cfg.glove:
+        if not hasattr(vocab.tokenizer, "without_aliases"):
+            raise ConfigError("--glove needs a declared tokenizer (not a version-1 rule)")
+        plain = vocab.tokenizer.without_aliases()
+        found = glove.initialise(model.embedding, vocab.tokens, pairs.questions, plain.words, plain.stem_word)
+        notes.append(f"GloVe 6B 50d initialised {found} of {len(vocab) - 2} token embeddings")
     if gate is not None:
         model.gate_content.copy_(gate[0])
         model.gate_rows.copy_(gate[1])

