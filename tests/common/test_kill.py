@@ -1,5 +1,10 @@
-"""Kill qa-train / qa-export mid-write: the previous run or bundle stays loadable, nothing half-written
-is left where a loader looks."""
+"""Kill qa-train / qa-export mid-write with SIGKILL: the previous run or bundle stays loadable and
+answers as before, and nothing half-written is left where a loader looks.
+
+Each kill is asserted (return code -9, after the child reached the point of interest), and the
+companion tests run the same kills with ``atomic_directory`` replaced by an in-place write in the
+child, to show these checks catch a write that is not atomic.
+"""
 
 import shutil
 import signal
@@ -9,67 +14,107 @@ import time
 
 import pytest
 
-from rnnqa.errors import BundleError, RunError
+from rnnqa.errors import RnnqaError, RunError
 from rnnqa.fileio import STAGING_PREFIX
 from rnnqa.runtime import QAModel
 from rnnqa.runtime.bundle import load_bundle
 from rnnqa.train.run import load_run
 
+# What the companion tests put in the child before rnnqa imports it: a write straight into the target.
+IN_PLACE = """
+import contextlib, pathlib, shutil, rnnqa.fileio
+@contextlib.contextmanager
+def in_place(target, *, overwrite, error):
+    target = pathlib.Path(target)
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    yield target
+rnnqa.fileio.atomic_directory = in_place
+"""
+QUESTION = "what is the capital of peru"
 
-def start(module: str, *args: str) -> subprocess.Popen:
-    code = f"import sys; from {module} import main; sys.argv[0] = 'x'; main()"
-    return subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+def start(module: str, args: list[str], log, broken: bool) -> subprocess.Popen:
+    code = f"{IN_PLACE if broken else ''}\nimport sys\nfrom {module} import main\nsys.argv[0] = 'x'\nmain()"
+    return subprocess.Popen([sys.executable, "-c", code, *args], stdout=log, stderr=subprocess.STDOUT)
 
 
-def kill_when(proc: subprocess.Popen, ready, extra_delay: float, timeout: float = 60) -> None:
+def kill_when(proc: subprocess.Popen, ready, delay: float, log_path, timeout: float = 120) -> None:
+    """SIGKILL ``proc`` ``delay`` seconds after ``ready()``; fails unless it was killed still running."""
     deadline = time.monotonic() + timeout
-    while proc.poll() is None and not ready() and time.monotonic() < deadline:
+    while proc.poll() is None and not ready():
+        assert time.monotonic() < deadline, "the child never reached the point to kill it at"
         time.sleep(0.002)
-    time.sleep(extra_delay)
+    time.sleep(delay)
     if proc.poll() is None:
         proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, (
+        f"the child was not killed mid-way (exit code {proc.returncode}):\n{log_path.read_text()[-3000:]}")
 
 
 def staging_dirs(parent, name):
     return list(parent.glob(f"{STAGING_PREFIX}{name}-*"))
 
 
-@pytest.mark.parametrize("delay", [0.0, pytest.param(0.01, marks=pytest.mark.slow), 0.05,
-                                   pytest.param(0.2, marks=pytest.mark.slow)])
-def test_killed_export_leaves_the_previous_bundle_loadable(make_run, make_bundle, tmp_path, delay):
+def kill_export(make_run, make_bundle, tmp_path, delay: float, broken: bool):
     bundle = tmp_path / "bundle"
     shutil.copytree(make_bundle("gru"), bundle)
-    before = (bundle / "manifest.json").read_bytes()
-    proc = start("rnnqa.export.cli", str(make_run("gru")), "--out", str(bundle), "--force")
-    kill_when(proc, lambda: staging_dirs(tmp_path, "bundle"), delay)
-    model = QAModel.load(bundle)  # old or, if it finished, new — but always whole
-    assert model.answer("what is the capital of peru").text
-    if (bundle / "manifest.json").read_bytes() != before:
-        assert proc.returncode == 0  # only a finished export may have replaced it
-    for leftover in staging_dirs(tmp_path, "bundle"):
-        with pytest.raises(BundleError):  # a half-written staging dir is never a loadable bundle
-            if not (leftover / "manifest.json").exists():
-                raise BundleError("manifest.json", "missing")
-            load_bundle(leftover)
+    before = QAModel.load(bundle).answer(QUESTION)
+    log_path = tmp_path / "export.log"
+    with open(log_path, "wb") as log:
+        proc = start("rnnqa.export.cli", [str(make_run("gru")), "--out", str(bundle), "--force"], log, broken)
+        # the point of no return: the new bundle is being written (staging beside it, or in place)
+        kill_when(proc, lambda: staging_dirs(tmp_path, "bundle") or not (bundle / "manifest.json").exists(),
+                  delay, log_path)
+    return bundle, before
 
 
-@pytest.mark.parametrize("wait_for_staging", [False, True], ids=["during-training", "during-save"])
-def test_killed_training_leaves_the_previous_run_loadable(make_run, tmp_path, wait_for_staging):
+def kill_training(make_run, tmp_path, during: str, broken: bool):
     run = tmp_path / "run"
     shutil.copytree(make_run("gru"), run)
     before = (run / "model.pt").read_bytes()
-    proc = start("rnnqa.train.cli", "--out", str(run), "--epochs", "40", "--no-early-stop", "-q",
-                 "--hidden-dim", "16", "--device", "cpu")
-    ready = (lambda: staging_dirs(tmp_path, "run")) if wait_for_staging else (lambda: False)
-    kill_when(proc, ready, 0.0, timeout=60 if wait_for_staging else 1.5)
-    loaded = load_run(run)
-    assert loaded.vocab.answers
-    if (run / "model.pt").read_bytes() != before:
-        assert proc.returncode == 0
+    log_path = tmp_path / "train.log"
+    with open(log_path, "wb") as log:
+        epochs = "400" if during == "training" else "2"  # killed after 0.3 s of training, or when it saves
+        proc = start("rnnqa.train.cli", ["--out", str(run), "--epochs", epochs, "-q", "--hidden-dim", "16",
+                                         "--device", "cpu"], log, broken)
+        if during == "training":  # qa-train says so on stderr once the data is read and training starts
+            ready = lambda: b"training on" in log_path.read_bytes()  # noqa: E731
+            delay = 0.3
+        else:  # the run is being written
+            ready = lambda: staging_dirs(tmp_path, "run") or not (run / "model.pt").exists()  # noqa: E731
+            delay = 0.0
+        kill_when(proc, ready, delay, log_path)
+    return run, before
+
+
+@pytest.mark.parametrize("delay", [0.0, pytest.param(0.01, marks=pytest.mark.slow), 0.05,
+                                   pytest.param(0.2, marks=pytest.mark.slow)])
+def test_killed_export_leaves_the_previous_bundle_answering_as_before(make_run, make_bundle, tmp_path, delay):
+    bundle, before = kill_export(make_run, make_bundle, tmp_path, delay, broken=False)
+    assert QAModel.load(bundle).answer(QUESTION) == before  # the old bundle, whole
+    for leftover in staging_dirs(tmp_path, "bundle"):  # a half-written staging dir is never a loadable bundle
+        with pytest.raises(RnnqaError):
+            load_bundle(leftover)
+
+
+def test_a_non_atomic_export_killed_alike_loses_the_bundle(make_run, make_bundle, tmp_path):
+    bundle, _ = kill_export(make_run, make_bundle, tmp_path, 0.0, broken=True)
+    with pytest.raises(RnnqaError):
+        QAModel.load(bundle)
+
+
+@pytest.mark.parametrize("during", ["training", "save"])
+def test_killed_training_leaves_the_previous_run_as_it_was(make_run, tmp_path, during):
+    run, before = kill_training(make_run, tmp_path, during, broken=False)
+    assert (run / "model.pt").read_bytes() == before and load_run(run).vocab.answers
     for leftover in staging_dirs(tmp_path, "run"):
-        try:
+        with pytest.raises(RunError):
             load_run(leftover)
-        except RunError:
-            continue
-        raise AssertionError(f"{leftover} is a half-written run a loader accepts")
+
+
+def test_a_non_atomic_run_write_killed_alike_loses_the_run(make_run, tmp_path):
+    run, before = kill_training(make_run, tmp_path, "save", broken=True)
+    with pytest.raises(RnnqaError):
+        load_run(run)
