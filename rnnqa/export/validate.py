@@ -46,11 +46,18 @@ class ParityReport:
     atol: float = DEFAULT_ATOL
 
     single_rows: int = 0  # rows checked one by one on the single-question graph (with the runtime's gate)
+    failures: list[str] = field(default_factory=list)  # every check that failed
+
+    @property
+    def passed(self) -> bool:
+        """Rows were checked, no check failed, and every probability is within ``atol`` of the eager one."""
+        return (self.rows > 0 and not self.failures and bool(self.max_prob_diff)
+                and all(diff <= self.atol for diff in self.max_prob_diff.values()))
 
     def to_json(self) -> dict:
         return {"rows": self.rows, "batches": self.batches, "shapes": self.shapes, "atol": self.atol,
                 "max_abs_diff": self.max_abs_diff, "max_prob_diff": self.max_prob_diff,
-                "single_rows": self.single_rows, "passed": True}
+                "single_rows": self.single_rows, "passed": self.passed}
 
     def summary(self) -> str:
         diffs = ", ".join(
@@ -167,8 +174,9 @@ def validate_parity(
             failures.extend(_compare(name, run, ids, lengths, expected, scale, atol, report))
         if single is not None:
             failures.extend(_compare_single(single, gate, ids, lengths, expected, scale, atol, report))
-    if failures:
-        raise ParityError(failures)
+    report.failures = failures
+    if not report.passed:
+        raise ParityError(failures or [f"no rows checked, or a probability beyond atol {atol:g}"])
     return report
 
 

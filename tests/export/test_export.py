@@ -241,3 +241,13 @@ def test_the_bundle_takes_the_runs_threshold_unless_told_otherwise(make_run, tmp
     with pytest.raises(ExportError, match=r"threshold must be in \[0, 1\]"):
         exported("bad", threshold=1.5)
     assert not (tmp_path / "bad").exists()
+
+
+def test_the_parity_report_passes_only_on_its_checks():
+    from rnnqa.export.validate import ParityReport
+
+    checked = dict(rows=10, max_prob_diff={"onnx": 1e-7, "torchscript": 0.0}, atol=1e-5)
+    assert ParityReport(**checked).passed and ParityReport(**checked).to_json()["passed"] is True
+    assert not ParityReport(**{**checked, "rows": 0}).passed  # nothing checked
+    assert not ParityReport(**{**checked, "max_prob_diff": {"onnx": 2e-5}}).passed
+    assert not ParityReport(**checked, failures=["onnx: argmax differs on 1 of 10 row(s)"]).to_json()["passed"]
