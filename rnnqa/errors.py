@@ -5,7 +5,11 @@ catches the base once and prints one clear line. Messages name the file, line or
 
     RnnqaError
     ├── DataError           bad training data (CSV): carries the 1-based line number when known
-    ├── ConfigError         an invalid option or configuration value
+    ├── ConfigError         an invalid option or configuration value (also a ValueError)
+    ├── QuestionError       a question that cannot be asked: empty, or no words (also a ValueError)
+    ├── QuestionTypeError   a question that is not a str, or one str where a sequence is due (a TypeError)
+    ├── Overloaded          qa-serve's queue is full or a request waited past its deadline (HTTP 503)
+    ├── RequestError        an HTTP request qa-serve refuses, with its status code
     ├── RunError            a training run directory that is missing, incomplete or inconsistent
     ├── TrainError          training could not finish correctly (e.g. data-parallel replicas diverged)
     ├── ExportError         the export could not be written
@@ -23,6 +27,10 @@ __all__ = [
     "RnnqaError",
     "DataError",
     "ConfigError",
+    "QuestionError",
+    "QuestionTypeError",
+    "Overloaded",
+    "RequestError",
     "RunError",
     "TrainError",
     "ExportError",
@@ -50,6 +58,26 @@ class DataError(RnnqaError):
 
 class ConfigError(RnnqaError, ValueError):
     """An option or configuration value that is out of range or inconsistent."""
+
+
+class QuestionError(RnnqaError, ValueError):
+    """A question that cannot be asked: "question is empty" (only space characters) or "question has no words"."""
+
+
+class QuestionTypeError(RnnqaError, TypeError):
+    """A question that is not a ``str``, or one ``str`` where a sequence of questions is expected."""
+
+
+class Overloaded(RnnqaError):
+    """The queue is full, or the request waited past its deadline: try again later (HTTP 503)."""
+
+
+class RequestError(RnnqaError):
+    """An HTTP request qa-serve refuses; ``status`` is the code it answers with."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
 
 
 class RunError(RnnqaError):

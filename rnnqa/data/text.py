@@ -16,7 +16,7 @@ from typing import Union
 from rnnqa.data.legacy_tokenizer import LegacyTokenizer
 from rnnqa.data.tokenizer import PRESETS, DeclaredTokenizer, preset_declaration
 from rnnqa.data.tokenizer import VERSIONS as TOKENIZER_VERSIONS
-from rnnqa.errors import ConfigError
+from rnnqa.errors import ConfigError, QuestionError, QuestionTypeError
 
 PAD = "<PAD>"
 UNK = "<UNK>"
@@ -119,10 +119,10 @@ class Vocabulary:
                 every runtime raises these two messages for the same texts (conformance.json).
         """
         if not isinstance(question, str):
-            raise TypeError(f"question must be a str, got {type(question).__name__}")
+            raise QuestionTypeError(f"question must be a str, got {type(question).__name__}")
         ids = self.encode(question, max_len)
         if not ids:
-            raise ValueError("question is empty" if self.tokenizer.is_blank(question) else "question has no words")
+            raise QuestionError("question is empty" if self.tokenizer.is_blank(question) else "question has no words")
         return ids
 
     def answer_index(self, answer: str) -> int:

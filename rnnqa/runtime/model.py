@@ -12,7 +12,7 @@ import onnxruntime as ort
 from rnnqa.bundle_format import (ANSWER_INDEX, CONFIDENCE, INPUT_NAMES, LOGITS, ONNX_FILE, ORT_FILE, OUTPUT_NAMES,
                                  PROBABILITIES, SIGNATURE_FILE, SINGLE_FILE)
 from rnnqa.data.padding import pad_rows
-from rnnqa.errors import BundleError
+from rnnqa.errors import BundleError, ConfigError, QuestionTypeError
 from rnnqa.runtime.bundle import Bundle, load_bundle
 from rnnqa.runtime.gate import SubstitutionGate
 from rnnqa.runtime.session import ORT_ERRORS, make_session
@@ -56,7 +56,7 @@ class QAModel:
                  threshold: float | None = None, public_key: str | Path | PublicKey | None = None,
                  graph: str = "onnx"):
         if graph not in GRAPHS:
-            raise ValueError(f"graph must be one of {', '.join(GRAPHS)}, got {graph!r}")
+            raise ConfigError(f"graph must be one of {', '.join(GRAPHS)}, got {graph!r}")
         self._threads, self._providers, self._graph = threads, providers, graph
         self._threshold = None if threshold is None else _check_threshold(threshold)
         self._public_key = resolve_public_key(public_key)
@@ -172,8 +172,8 @@ class QAModel:
         """Token ids of ``question`` as the model sees them (unknown → ``<UNK>``, cut to ``max_len``).
 
         Raises:
-            TypeError: ``question`` is not a string.
-            ValueError: it is empty, blank, or has no tokens.
+            QuestionTypeError (a TypeError): ``question`` is not a string.
+            QuestionError (a ValueError): it is empty, blank, or has no tokens.
         """
         return _encode(self._state, question)
 
@@ -208,7 +208,7 @@ class QAModel:
     def answer_batch(self, questions: Sequence[str]) -> list[Answer]:
         """Best answers to many questions with one padded onnxruntime call."""
         if isinstance(questions, str):
-            raise TypeError("answer_batch takes a sequence of questions, not one str")
+            raise QuestionTypeError("answer_batch takes a sequence of questions, not one str")
         if len(questions) == 1:
             return [self.answer(questions[0])]
         state = self._state
@@ -237,7 +237,7 @@ def _encode(state: _Serving, question: str) -> list[int]:
 def _run(state: _Serving, questions: Sequence[str], outputs: list[str]) -> list[np.ndarray]:
     """The graph's ``outputs`` for ``questions``, padded into one onnxruntime call."""
     if isinstance(questions, str):
-        raise TypeError("expected a sequence of questions, not one str")
+        raise QuestionTypeError("expected a sequence of questions, not one str")
     return _run_rows(state, [_encode(state, q) for q in questions], outputs)
 
 
@@ -259,7 +259,7 @@ def _answers(state: _Serving, rows: Sequence[Sequence[int]]) -> list[Answer]:
 
 def _ranked(state: _Serving, rows: Sequence[Sequence[int]], k: int) -> list[list[Answer]]:
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+        raise ConfigError(f"k must be a positive integer, got {k!r}")
     (probs,) = _run_rows(state, rows, [PROBABILITIES])
     order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
     return [[_make(state, int(j), float(p[j])) for j in row] for p, row in zip(probs, order)]
@@ -271,5 +271,5 @@ def _make(state: _Serving, index: int, confidence: float) -> Answer:
 
 def _check_threshold(threshold: float) -> float:
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
+        raise ConfigError(f"threshold must be a number in [0, 1], got {threshold!r}")
     return float(threshold)

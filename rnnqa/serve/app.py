@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from rnnqa.errors import BundleError
+from rnnqa.errors import BundleError, RequestError
 from rnnqa.runtime import QAModel
 from rnnqa.serve.batcher import Answered, BatchConfig, Batcher, Overloaded
 from rnnqa.serve.metrics import Metrics
@@ -61,12 +61,6 @@ class Checked:
     questions: list[str]
     model: QAModel  # pinned: a reload after the check cannot change the vocabulary under the rows
     rows: list[list[int]]
-
-
-class RequestError(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
 
 
 class Service:

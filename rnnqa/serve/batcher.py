@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from rnnqa.errors import ConfigError, Overloaded
 from rnnqa.runtime import Answer
 
 
@@ -47,11 +48,7 @@ class BatchConfig:
 
     def __post_init__(self) -> None:
         if self.max_batch < 1 or self.max_queue < 1 or self.max_wait_us < 0 or not self.timeout_s > 0:
-            raise ValueError("max_batch and max_queue must be ≥ 1, max_wait_us ≥ 0 and timeout_s > 0")
-
-
-class Overloaded(Exception):
-    """The queue is full, or the request waited past its deadline: try again later (HTTP 503)."""
+            raise ConfigError("max_batch and max_queue must be ≥ 1, max_wait_us ≥ 0 and timeout_s > 0")
 
 
 @dataclass(frozen=True)
