@@ -31,11 +31,20 @@ def in_place(target, *, overwrite, error):
     yield target
 rnnqa.fileio.atomic_directory = in_place
 """
+# What the child runs to stop for good between the run's first file (model.pt) and its second: saving
+# a small run takes milliseconds, too short to catch from outside. The marker says it got there.
+STALL_SAVE = """
+import pathlib, time, rnnqa.train.run
+def stall(*args, **kwargs):
+    pathlib.Path({marker!r}).write_text("saving")
+    time.sleep(300)
+rnnqa.train.run.write_json = stall
+"""
 QUESTION = "what is the capital of peru"
 
 
-def start(module: str, args: list[str], log, broken: bool) -> subprocess.Popen:
-    code = f"{IN_PLACE if broken else ''}\nimport sys\nfrom {module} import main\nsys.argv[0] = 'x'\nmain()"
+def start(module: str, args: list[str], log, broken: bool, prelude: str = "") -> subprocess.Popen:
+    code = f"{IN_PLACE if broken else ''}\n{prelude}\nimport sys\nfrom {module} import main\nsys.argv[0] = 'x'\nmain()"
     return subprocess.Popen([sys.executable, "-c", code, *args], stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -74,16 +83,17 @@ def kill_training(make_run, tmp_path, during: str, broken: bool):
     run = tmp_path / "run"
     shutil.copytree(make_run("gru"), run)
     before = (run / "model.pt").read_bytes()
-    log_path = tmp_path / "train.log"
+    log_path, marker = tmp_path / "train.log", tmp_path / "saving"
     with open(log_path, "wb") as log:
         epochs = "400" if during == "training" else "2"  # killed after 0.3 s of training, or when it saves
+        prelude = STALL_SAVE.format(marker=str(marker)) if during == "save" else ""
         proc = start("rnnqa.train.cli", ["--out", str(run), "--epochs", epochs, "-q", "--hidden-dim", "16",
-                                         "--device", "cpu"], log, broken)
+                                         "--device", "cpu"], log, broken, prelude)
         if during == "training":  # qa-train says so on stderr once the data is read and training starts
             ready = lambda: b"training on" in log_path.read_bytes()  # noqa: E731
             delay = 0.3
-        else:  # the run is being written
-            ready = lambda: staging_dirs(tmp_path, "run") or not (run / "model.pt").exists()  # noqa: E731
+        else:  # model.pt is written and the rest of the run is not
+            ready = marker.exists
             delay = 0.0
         kill_when(proc, ready, delay, log_path)
     return run, before
