@@ -45,6 +45,7 @@ class ServeConfig:
     name: str = "rnnqa"  # the model's name in the v2 routes
     batch: BatchConfig = BatchConfig()
     max_body_bytes: int = 1 << 20
+    discard_body_bytes: int = 64 << 20  # of a too-large body, read and dropped before the 413 (beyond: closed)
     max_questions: int = 1024  # per request
     max_question_chars: int = 4096
     max_top_k: int = 50
@@ -175,14 +176,23 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 async def _json_body(service: Service, request: Request) -> dict:
+    limit = service.config.max_body_bytes
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > service.config.max_body_bytes:
-        raise RequestError(413, f"body larger than {service.config.max_body_bytes} bytes")
-    body = bytearray()
+    too_large = bool(declared and declared.isdigit() and int(declared) > limit)
+    body, seen = bytearray(), 0
     async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > limit:
+            too_large = True
+        if too_large:
+            # read on and discard, up to a bound: a client that sends its whole body before reading (urllib,
+            # requests) then gets the 413 instead of "connection reset by peer"
+            if seen > max(limit, service.config.discard_body_bytes):
+                break
+            continue
         body += chunk
-        if len(body) > service.config.max_body_bytes:
-            raise RequestError(413, f"body larger than {service.config.max_body_bytes} bytes")
+    if too_large:
+        raise RequestError(413, f"body larger than {limit} bytes")
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

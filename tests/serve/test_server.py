@@ -1,10 +1,13 @@
 """qa-serve as a user runs it: a real uvicorn process on an ephemeral 127.0.0.1 port, a real HTTP client,
 64 concurrent clients. Every load loop is bounded in requests and in time."""
 
+import json
 import random
 import re
 import signal
 import time
+import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -138,5 +141,38 @@ def test_a_full_queue_answers_503_then_recovers(bundles):
         recovered = httpx.post(f"{server.url}/v1/answer", json={"question": QUESTIONS[0]})
         assert recovered.status_code == 200
         assert httpx.get(f"{server.url}/v2/health/ready").json() == {"ready": True}
+    finally:
+        assert server.stop() == 0
+
+
+def post_with_urllib(url: str, body, headers: dict) -> tuple[int, dict]:
+    """POST as Python's urllib does: the whole body is sent before the response is read."""
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_a_413_reaches_a_client_that_sends_its_whole_8_mb_body_first(bundles):
+    server = Server(bundles[0])
+    try:
+        big = json.dumps({"question": "What is the capital of Peru?", "pad": "x" * (8 << 20)}).encode()
+        status, body = post_with_urllib(f"{server.url}/v1/answer", big, {})  # Content-Length declared
+        assert (status, body) == (413, {"error": "body larger than 1048576 bytes"})
+        chunks = (big[i:i + 65536] for i in range(0, len(big), 65536))  # no length: chunked, seen while read
+        status, body = post_with_urllib(f"{server.url}/v2/models/rnnqa/infer", chunks,
+                                        {"Transfer-Encoding": "chunked"})
+        assert (status, body) == (413, {"error": "body larger than 1048576 bytes"})
+        status, body = post_with_urllib(f"{server.url}/v1/answer", b'{"question": "Who painted Guernica?"}', {})
+        assert status == 200 and body["known"]
+        def codes():
+            return [r["code"] for r in server.records() if r.get("route") in ("/v1/answer", "/v2/models/{name}/infer")]
+
+        deadline = time.monotonic() + 10  # the log line is written before the response, read by a thread
+        while len(codes()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert codes() == [413, 413, 200]
     finally:
         assert server.stop() == 0
