@@ -7,7 +7,10 @@ worker) and a file naming the bundle served, and waits for signals:
 
 - SIGHUP: every worker re-reads the bundle; a worker that refuses it keeps its old one.
 - A worker that took a new bundle through ``/admin/reload`` writes its path to the shared file and says
-  so on the control queue; the others reload from the file.
+  so on its pipe to the supervisor; the others reload from the file. Each worker has a pipe of its own, so
+  a worker killed halfway through a message (a kill is the one thing it cannot guard against) leaves a torn
+  message in its own pipe only: the supervisor reads EOF there, and no sibling is left waiting for a lock
+  the dead worker held (as with one shared queue).
 - SIGTERM/SIGINT: every worker drains as one qa-serve does; exit 0 once all exited 0.
 - A worker that dies is replaced; five deaths within a second of their start stop the server.
 """
@@ -18,6 +21,7 @@ import collections
 import json
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import socket
@@ -45,6 +49,7 @@ class _Worker:
     process: multiprocessing.process.BaseProcess
     started_at: float  # monotonic
     spawned_at: float  # wall clock, against the bundle file's mtime
+    conn: multiprocessing.connection.Connection | None  # the worker's messages; None once it read EOF
     serving: bool = False  # said "started": its exit code counts at stop (one still loading took nothing in)
 
 
@@ -66,34 +71,34 @@ def supervise(options: ServeOptions) -> int:
         shared = Shared(sock, Path(tmp, "bundle"))
         shared.record(options.bundle_dir)
         context = multiprocessing.get_context("spawn")
-        control = context.SimpleQueue()  # ("started" | "reloaded", pid) from the workers
-        workers = [_start(context, options, shared, control) for _ in range(options.workers)]
+        workers = [_start(context, options, shared) for _ in range(options.workers)]
         try:
-            if not _wait_started(workers, control, received, shared):
+            if not _wait_started(workers, received, shared):
                 return _stop(workers, options)  # asked to stop while starting: not a failure
             print(f"serving {options.bundle_dir} on {url(host, port)} with {options.workers} workers",
                   file=sys.stderr, flush=True)
-            return _supervise(context, options, shared, control, received, workers, metrics_dir)
+            return _supervise(context, options, shared, received, workers, metrics_dir)
         except BaseException:
             _stop(workers, options)  # never leave workers serving without their supervisor
             raise
 
 
-def _supervise(context, options, shared, control, received, workers: list[_Worker], metrics_dir: Path) -> int:
+def _supervise(context, options, shared, received, workers: list[_Worker], metrics_dir: Path) -> int:
     quick_deaths = 0
     while True:
-        time.sleep(0.1)  # a signal cuts it short
+        events = _messages(workers, timeout=0.1)  # a signal cuts the wait short
         while received:
             signum = received.popleft()
             if signum in (signal.SIGTERM, signal.SIGINT):
                 return _stop(workers, options)
             _signal(workers, signal.SIGHUP)
-        while not control.empty():
-            _on_event(*control.get(), workers, shared)
+        for event in events:
+            _on_event(*event, workers, shared)
         for i, worker in enumerate(workers):
             if worker.process.is_alive():
                 continue
             worker.process.join()
+            _close(worker)
             _mark_dead(worker.process.pid, metrics_dir)
             quick = not worker.serving or time.monotonic() - worker.started_at < 1.0  # died starting
             quick_deaths = quick_deaths + 1 if quick else 0
@@ -101,7 +106,7 @@ def _supervise(context, options, shared, control, received, workers: list[_Worke
                                     "exitcode": worker.process.exitcode}))
             if quick_deaths >= QUICK_DEATHS:  # supervise() stops the others
                 raise WorkersFailed(f"workers died {QUICK_DEATHS} times in a row while starting")
-            workers[i] = _start(context, options, shared, control)
+            workers[i] = _start(context, options, shared)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -120,11 +125,38 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _start(context, options: ServeOptions, shared: Shared, control) -> _Worker:
-    process = context.Process(target=_worker_main, args=(options, shared, control), name="rnnqa-serve-worker")
+def _start(context, options: ServeOptions, shared: Shared) -> _Worker:
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_worker_main, args=(options, shared, sender), name="rnnqa-serve-worker")
     spawned_at = time.time()
     process.start()
-    return _Worker(process, time.monotonic(), spawned_at)
+    sender.close()  # the worker holds the only writing end: its death is EOF here, even mid-message
+    return _Worker(process, time.monotonic(), spawned_at, receiver)
+
+
+def _messages(workers: list[_Worker], timeout: float) -> list[tuple[str, int]]:
+    """The ``(event, pid)`` messages the workers sent, waiting at most ``timeout`` for the first.
+
+    A pipe at EOF (its worker exited, or was killed writing) is closed and yields nothing more."""
+    conns = {w.conn: w for w in workers if w.conn is not None}
+    if not conns:
+        time.sleep(timeout)
+        return []
+    events = []
+    for conn in multiprocessing.connection.wait(list(conns), timeout):
+        try:
+            event, pid = conn.recv()
+        except (EOFError, OSError, ValueError, TypeError):  # gone, or a torn or foreign message: stop reading
+            _close(conns[conn])
+            continue
+        events.append((event, pid))
+    return events
+
+
+def _close(worker: _Worker) -> None:
+    if worker.conn is not None:
+        worker.conn.close()
+        worker.conn = None
 
 
 def _on_event(event: str, pid: int, workers: list[_Worker], shared: Shared) -> bool:
@@ -145,21 +177,21 @@ def _on_event(event: str, pid: int, workers: list[_Worker], shared: Shared) -> b
     return True
 
 
-def _wait_started(workers: list[_Worker], control, received, shared: Shared) -> bool:
+def _wait_started(workers: list[_Worker], received, shared: Shared) -> bool:
     """Until every worker serves (True), or a stop signal came first (False)."""
     deadline, ready = time.monotonic() + START_TIMEOUT_S, 0
     while ready < len(workers):
         if any(signum in (signal.SIGTERM, signal.SIGINT) for signum in received):
             return False
-        if not control.empty():
-            ready += _on_event(*control.get(), workers, shared)
+        events = _messages(workers, timeout=0.02)
+        if events:
+            ready += sum(_on_event(*event, workers, shared) for event in events)
             continue
         dead = [w.process for w in workers if not w.process.is_alive()]
         if dead:
             raise WorkersFailed(f"worker {dead[0].pid} exited with {dead[0].exitcode} before serving")
         if time.monotonic() > deadline:
             raise WorkersFailed(f"{len(workers) - ready} workers not serving after {START_TIMEOUT_S:.0f} s")
-        time.sleep(0.02)
     return True
 
 
@@ -190,7 +222,7 @@ def _mark_dead(pid: int, metrics_dir: Path) -> None:
     multiprocess.mark_process_dead(pid, str(metrics_dir))
 
 
-def _worker_main(options: ServeOptions, shared: Shared, control) -> None:
+def _worker_main(options: ServeOptions, shared: Shared, conn: multiprocessing.connection.Connection) -> None:
     """A worker process in its own process group (a terminal's Ctrl-C reaches the supervisor alone, which
     stops the workers once)."""
     os.setpgid(0, 0)
@@ -199,9 +231,9 @@ def _worker_main(options: ServeOptions, shared: Shared, control) -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     setup_logging()
-    shared = replace(shared, tell=lambda: control.put(("reloaded", os.getpid())))
+    shared = replace(shared, tell=lambda: conn.send(("reloaded", os.getpid())))
     try:
-        run_server(options, shared, on_started=lambda: control.put(("started", os.getpid())))
+        run_server(options, shared, on_started=lambda: conn.send(("started", os.getpid())))
     except RnnqaError as exc:
         log.error(json.dumps({"event": "worker failed", "error": str(exc), "pid": os.getpid()}, ensure_ascii=False))
         sys.exit(1)

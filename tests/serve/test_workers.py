@@ -1,6 +1,7 @@
 """qa-serve --workers 2: real processes on one ephemeral 127.0.0.1 socket. Every loop is bounded in
 requests and in time."""
 
+import multiprocessing
 import os
 import re
 import signal
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from rnnqa.runtime import QAModel
+from rnnqa.serve import workers
 from tests.serve.server import Server
 from tests.serve.test_server import QUESTIONS, same
 
@@ -169,3 +171,37 @@ def test_a_stop_while_the_workers_start_exits_0_and_leaves_no_worker(bundles):
     process.stderr.close()
     assert code == 0, log
     assert workers and not any(_alive(pid) for pid in workers)
+
+
+def torn_then_killed(conn) -> None:
+    """A worker killed halfway through a message: a length header for 1,000 bytes, 7 of them, SIGKILL."""
+    os.write(conn.fileno(), (1000).to_bytes(4, "big") + b"started")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def says_started(conn) -> None:
+    time.sleep(0.5)  # after the other one is dead
+    conn.send(("started", os.getpid()))
+
+
+def test_a_worker_killed_mid_message_cannot_hold_up_its_siblings_messages():
+    context = multiprocessing.get_context("spawn")
+    procs = []
+    for target in (torn_then_killed, says_started):
+        receiver, sender = context.Pipe(duplex=False)
+        process = context.Process(target=target, args=(sender,))
+        process.start()
+        sender.close()
+        procs.append(workers._Worker(process, time.monotonic(), time.time(), receiver))
+    torn, sibling = procs
+    try:
+        torn.process.join(30)
+        assert torn.process.exitcode == -signal.SIGKILL  # it really died mid-message
+        events, deadline = [], time.monotonic() + 30
+        while not events and time.monotonic() < deadline:
+            events += workers._messages(procs, timeout=0.1)
+        assert events == [("started", sibling.process.pid)]
+        assert torn.conn is None and sibling.conn is not None  # the torn pipe read to EOF and closed
+    finally:
+        for worker in procs:
+            worker.process.join(30)
