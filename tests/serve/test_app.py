@@ -194,3 +194,28 @@ def test_qa_serve_public_key_refuses_an_unsigned_bundle_before_serving(make_bund
         result = CliRunner().invoke(main, ["--bundle", str(make_bundle("gru")), "--public-key", str(make_keys()[1]),
                                            "--port", "0", "--workers", workers])
         assert result.exit_code == 1 and "model.sig: missing" in result.output, result.output
+
+
+def series(text: str) -> set[str]:
+    return {line.split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
+
+
+def test_metrics_series_stay_bounded_under_arbitrary_paths_names_methods_and_bodies(client):
+    def noise(i: int) -> None:
+        client.post(f"/v{i}/{'x' * (i % 50)}?q={i}", json={"question": "a"})  # no such route
+        client.post(f"/v2/models/model-{i}/infer", json={"inputs": []})  # a route with a path parameter
+        client.get(f"/v2/models/model-{i}/ready")
+        client.request(["PUT", "DELETE", "PATCH"][i % 3], "/v1/answer")  # a method the route lacks
+        client.post("/v1/answer", content=b"{" * (i % 7))  # 400s and 422s
+        client.post("/v1/answer", json={"question": "What is the capital of Peru?", "top_k": i})
+
+    for i in range(20):
+        noise(i)
+    before = series(client.get("/metrics").text)
+    for i in range(20, 220):
+        noise(i)
+    after = series(client.get("/metrics").text)
+    assert after == before  # 1,200 more requests with new paths, names and bodies: no new series
+    routes = {line.split('route="')[1].split('"')[0] for line in after if 'route="' in line}
+    assert routes <= {"/v1/answer", "/v2/models/{name}/infer", "/v2/models/{name}/ready"}
+    assert 'rnnqa_requests_total{code="404",route="/v2/models/{name}/infer"}' in after
