@@ -53,6 +53,7 @@ class ServeConfig:
     retry_after_s: int = 1
     admin_token: str | None = None  # /admin/reload from elsewhere than loopback needs it
     log_questions: bool = False
+    reload_refusal: str | None = None  # set: /admin/reload answers 409 with it (replicas that reload by redeploy)
 
 
 @dataclass(frozen=True)
@@ -322,6 +323,8 @@ async def _admin_reload(service: Service, request: Request):
     client = request.client.host if request.client else ""
     if not (token and hmac.compare_digest(given, token)) and client not in LOOPBACK:
         raise RequestError(403, "reload is allowed from loopback, or with the admin token")
+    if service.config.reload_refusal:
+        raise RequestError(409, service.config.reload_refusal)
     data = await _json_body(service, request) if int(request.headers.get("content-length") or 0) else {}
     bundle = data.get("bundle")
     if bundle is not None and not isinstance(bundle, str):

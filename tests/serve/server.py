@@ -18,13 +18,13 @@ class Server:
     """qa-serve in a child process; its stderr (the request log) is read by a thread, so a full pipe
     never blocks it."""
 
-    def __init__(self, bundle: Path, *args: str):
+    def __init__(self, bundle: Path, *args: str, start_timeout: float = 60):
         self.process = subprocess.Popen([str(QA_SERVE), "--bundle", str(bundle), "--port", "0", *args],
                                         stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
         self.reader = threading.Thread(target=lambda: self.lines.extend(self.process.stderr), daemon=True)
         self.reader.start()
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start_timeout
         while time.monotonic() < deadline and not any("serving" in line for line in self.lines):
             if self.process.poll() is not None:
                 raise RuntimeError(f"qa-serve exited with {self.process.returncode}: {self.lines}")
