@@ -1,5 +1,6 @@
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,7 +51,11 @@ def test_qa_eval_errors_are_one_line(make_bundle, write_csv):
     bundle = str(make_bundle("gru", epochs=30))
     result = CliRunner().invoke(main, [bundle, "--csv", str(write_csv("question,answer\nq?,Atlantis\n"))])
     assert result.exit_code == 1 and "answer 'Atlantis' is not one the bundle knows" in result.output
-    assert CliRunner().invoke(main, [bundle]).exit_code == 1
+    assert result.output.count("\n") == 1, result.output
+    nothing = CliRunner().invoke(main, [bundle])
+    assert (nothing.exit_code, nothing.output) == (1, "error: give --csv, --ood, --near-miss or several\n")
+    missing = CliRunner().invoke(main, [str(Path(bundle) / "absent"), "--csv", str(write_csv("question,answer\n"))])
+    assert missing.exit_code == 1 and "absent" in missing.output and missing.output.count("\n") == 1, missing.output
 
 
 def test_sweep_and_pick_threshold():

@@ -146,10 +146,11 @@ def test_a_changed_ort_file_is_refused(bundles, tmp_path):
         QAModel.load(copy)
 
 
-def test_a_missing_ort_file_is_refused(bundles, tmp_path):
+@pytest.mark.parametrize("name", [ORT_FILE, ORT_CONFIG_FILE])
+def test_a_missing_ort_file_is_refused(bundles, tmp_path, name):
     copy = _copy(bundles["int8"], tmp_path)
-    (copy / ORT_CONFIG_FILE).unlink()
-    with pytest.raises(BundleError, match="required_operators.config: missing"):
+    (copy / name).unlink()
+    with pytest.raises(BundleError, match=f"{name}: missing"):
         QAModel.load(copy)
 
 

@@ -18,8 +18,10 @@ def test_reload_swaps_to_a_new_valid_bundle(make_bundle, tmp_path):
     assert after.text == "Lima" and after.confidence != before.confidence
 
 
-@pytest.mark.parametrize("damage", ["flip-onnx-byte", "delete-vocab", "not-a-dir"])
-def test_corrupt_new_bundle_leaves_the_old_model_serving(make_bundle, tmp_path, damage):
+@pytest.mark.parametrize("damage, reason", [("flip-onnx-byte", "model.onnx: sha256 mismatch"),
+                                            ("delete-vocab", "vocab.json: missing"),
+                                            ("not-a-dir", "not a bundle directory")])
+def test_corrupt_new_bundle_leaves_the_old_model_serving(make_bundle, tmp_path, damage, reason):
     model = QAModel.load(make_bundle("gru", epochs=30))
     before = model.answer(Q)
     broken = tmp_path / "broken"
@@ -32,7 +34,7 @@ def test_corrupt_new_bundle_leaves_the_old_model_serving(make_bundle, tmp_path, 
         (broken / "vocab.json").unlink()
     else:
         shutil.rmtree(broken)
-    with pytest.raises(BundleError):
+    with pytest.raises(BundleError, match=reason):
         model.reload(broken)
     assert model.answer(Q) == before and model.bundle.manifest["model"]["cell"] == "gru"
 

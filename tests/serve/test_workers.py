@@ -101,13 +101,16 @@ def test_a_dead_worker_is_replaced_and_sigterm_stops_them_all_with_exit_0(bundle
         first = children(server.process.pid)
         victim = min(first)
         os.kill(victim, signal.SIGKILL)
+        def reported() -> bool:  # the log is read by a thread of the test: wait for the line as for the worker
+            return any(r.get("event") == "worker died" and r["pid"] == victim for r in server.records())
+
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and (victim in children(server.process.pid)
-                                               or len(children(server.process.pid)) < 2):
+                                               or len(children(server.process.pid)) < 2 or not reported()):
             time.sleep(0.1)
         now = children(server.process.pid)
         assert victim not in now and len(now) == 2
-        assert any(r.get("event") == "worker died" and r["pid"] == victim for r in server.records())
+        assert reported()
         responses = ask_fresh(server.url, QUESTIONS[:20])
         assert all(r.status_code == 200 for r in responses)
     finally:
@@ -154,13 +157,22 @@ def test_the_shared_socket_says_it_is_tcp_so_asyncio_turns_nagle_off():
         sock.close()
 
 
-def test_a_stop_while_the_workers_start_exits_0_and_leaves_no_worker(bundles):
+SLOW_WORKER_START = """import os, sys, time
+if "--multiprocessing-fork" in sys.argv:  # a worker of qa-serve --workers: says so, then starts 3 s late
+    open(os.path.join(os.path.dirname(__file__), f"slow-{os.getpid()}"), "w").close()
+    time.sleep(3)
+"""
+
+
+def test_a_stop_while_the_workers_start_exits_0_and_leaves_no_worker(bundles, tmp_path):
     import subprocess
 
     from tests.serve.server import QA_SERVE
 
+    (tmp_path / "sitecustomize.py").write_text(SLOW_WORKER_START)  # so the stop always comes while they start
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
     process = subprocess.Popen([str(QA_SERVE), "--bundle", str(bundles[0]), "--port", "0", "--workers", "2"],
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(children(process.pid)) < 2:  # spawned, not yet serving
         time.sleep(0.02)
@@ -170,7 +182,10 @@ def test_a_stop_while_the_workers_start_exits_0_and_leaves_no_worker(bundles):
     log = process.stderr.read()
     process.stderr.close()
     assert code == 0, log
-    assert workers and not any(_alive(pid) for pid in workers)
+    assert len(workers) == 2 and "with 2 workers" not in log, log  # stopped before they were serving
+    assert {p.name for p in tmp_path.glob("slow-*")} <= {f"slow-{pid}" for pid in workers}
+    assert list(tmp_path.glob("slow-*")), "the workers did not start slowly: the test proves nothing"
+    assert not any(_alive(pid) for pid in workers)
 
 
 def torn_then_killed(conn) -> None:
