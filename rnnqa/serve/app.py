@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import os
 import time
@@ -27,13 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from rnnqa.errors import BundleError, RequestError
 from rnnqa.runtime import QAModel
+from rnnqa.serve import jsonio
 from rnnqa.serve.batcher import Answered, BatchConfig, Batcher, Overloaded
+from rnnqa.serve.hotpath import JsonPosts, error_response, read_json
 from rnnqa.serve.metrics import Metrics
 
 log = logging.getLogger("rnnqa.serve")
@@ -75,6 +77,32 @@ class Service:
         self.batcher: Batcher | None = None
         self.draining = False
         self.on_reload: Callable[[Path], None] | None = None  # after /admin/reload: tell sibling workers
+        # the POST routes answered by the hot path (rnnqa.serve.hotpath): path -> (route label, handler)
+        self.json_routes: dict[str, tuple[str, Callable]] = {
+            "/v1/answer": ("/v1/answer", _answer),
+            f"/v2/models/{config.name}/infer": ("/v2/models/{name}/infer", _infer)}
+        self._counters: dict[tuple[str, int], object] = {}  # bounded: fixed routes × the codes we send
+        self._latencies: dict[str, object] = {}
+        self._pid = os.getpid()  # which worker, under --workers
+
+    def record(self, route: str, status: int, elapsed: float, questions: list[str]) -> None:
+        """Count, time and log one request (one JSON line on the ``rnnqa.serve`` logger)."""
+        counter = self._counters.get((route, status))
+        if counter is None:
+            counter = self._counters[route, status] = self.metrics.requests.labels(route=route, code=str(status))
+        latency = self._latencies.get(route)
+        if latency is None:
+            latency = self._latencies[route] = self.metrics.latency.labels(route=route)
+        counter.inc()
+        latency.observe(elapsed)
+        if self.batcher:
+            self.metrics.queue_depth.set(self.batcher.depth)
+        if log.isEnabledFor(logging.INFO):
+            record = {"route": route, "code": status, "ms": round(elapsed * 1e3, 3), "questions": len(questions),
+                      "pid": self._pid}
+            if self.config.log_questions:
+                record["text"] = questions
+            log.info(jsonio.dumps(record).decode("utf-8"))
 
     @property
     def ready(self) -> bool:
@@ -124,16 +152,17 @@ def create_app(model: QAModel, config: ServeConfig = ServeConfig()) -> Starlette
     page = (Path(__file__).with_name("page.html")).read_bytes()
     routes = [
         Route("/", lambda request: Response(page, media_type="text/html; charset=utf-8"), methods=["GET"]),
-        Route("/v1/answer", _endpoint(service, "/v1/answer", _answer), methods=["POST"]),
         Route("/v2/health/live", _endpoint(service, "/v2/health/live", _live), methods=["GET"]),
         Route("/v2/health/ready", _endpoint(service, "/v2/health/ready", _ready), methods=["GET"]),
         Route("/v2/models/{name}", _endpoint(service, "/v2/models/{name}", _model_metadata), methods=["GET"]),
         Route("/v2/models/{name}/ready", _endpoint(service, "/v2/models/{name}/ready", _model_ready), methods=["GET"]),
-        Route("/v2/models/{name}/infer", _endpoint(service, "/v2/models/{name}/infer", _infer), methods=["POST"]),
+        # another name's infer: the hot path answers this server's own (service.json_routes)
+        Route("/v2/models/{name}/infer", _endpoint(service, "/v2/models/{name}/infer", _other_infer),
+              methods=["POST"]),
         Route("/metrics", _metrics(service), methods=["GET"]),
         Route("/admin/reload", _endpoint(service, "/admin/reload", _admin_reload), methods=["POST"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(JsonPosts, service=service)])
     app.state.service = service
     return app
 
@@ -141,66 +170,23 @@ def create_app(model: QAModel, config: ServeConfig = ServeConfig()) -> Starlette
 def _endpoint(service: Service, route: str, handler) -> Callable:
     """Time, count and log a route; map every error to JSON with its status."""
 
-    pid = os.getpid()  # which worker, under --workers
-
     async def endpoint(request: Request) -> Response:
         started = time.perf_counter()
         questions: list[str] = []
+        headers = None
         try:
             status, body, questions = await handler(service, request)
-            response = JSONResponse(body, status_code=status)
-        except RequestError as exc:
-            response = _error(exc.status, str(exc))
-        except Overloaded as exc:
-            response = _error(service.config.overload_status, f"over capacity: {exc}")
-            response.headers["Retry-After"] = str(service.config.retry_after_s)
-        except Exception:  # noqa: BLE001 - a bug must not leak a traceback to the client
-            log.exception("unexpected error on %s", route)
-            response = _error(500, "internal error")
-        elapsed = time.perf_counter() - started
-        service.metrics.requests.labels(route=route, code=str(response.status_code)).inc()
-        service.metrics.latency.labels(route=route).observe(elapsed)
-        if service.batcher:
-            service.metrics.queue_depth.set(service.batcher.depth)
-        record = {"route": route, "code": response.status_code, "ms": round(elapsed * 1e3, 3),
-                  "questions": len(questions), "pid": pid}
-        if service.config.log_questions:
-            record["text"] = questions
-        log.info(json.dumps(record, ensure_ascii=False))
+        except Exception as exc:  # noqa: BLE001 - mapped; a bug is logged and answered 500, never a traceback
+            status, body, headers = error_response(service, route, exc)
+        response = Response(jsonio.dumps(body), status_code=status, headers=headers, media_type="application/json")
+        service.record(route, status, time.perf_counter() - started, questions)
         return response
 
     return endpoint
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
-
-
 async def _json_body(service: Service, request: Request) -> dict:
-    limit = service.config.max_body_bytes
-    declared = request.headers.get("content-length")
-    too_large = bool(declared and declared.isdigit() and int(declared) > limit)
-    body, seen = bytearray(), 0
-    async for chunk in request.stream():
-        seen += len(chunk)
-        if seen > limit:
-            too_large = True
-        if too_large:
-            # read on and discard, up to a bound: a client that sends its whole body before reading (urllib,
-            # requests) then gets the 413 instead of "connection reset by peer"
-            if seen > max(limit, service.config.discard_body_bytes):
-                break
-            continue
-        body += chunk
-    if too_large:
-        raise RequestError(413, f"body larger than {limit} bytes")
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RequestError(400, f"malformed JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise RequestError(422, "the body must be a JSON object")
-    return data
+    return await read_json(service, request.headers.get("content-length"), request.stream())
 
 
 def _checked_questions(service: Service, questions: object) -> Checked:
@@ -223,10 +209,10 @@ def _checked_questions(service: Service, questions: object) -> Checked:
     return Checked(questions, model, rows)
 
 
-async def _answer(service: Service, request: Request):
+async def _answer(service: Service, data: dict):
+    """POST /v1/answer, ``data`` its parsed body."""
     if service.draining:
         raise Overloaded("draining")
-    data = await _json_body(service, request)
     single = "question" in data
     if single == ("questions" in data):
         raise RequestError(422, "give either 'question' (a string) or 'questions' (a list of strings)")
@@ -279,12 +265,17 @@ async def _model_ready(service: Service, request: Request):
     return (200 if service.ready else 503), {"name": service.config.name, "ready": service.ready}, []
 
 
-async def _infer(service: Service, request: Request):
-    """Open Inference Protocol v2: one BYTES input "question" of shape [n]."""
-    name = _model_name(service, request)
+async def _other_infer(service: Service, request: Request):
+    _model_name(service, request)  # 404: this server's own name is answered by the hot path
+    raise RequestError(404, "no such model")
+
+
+async def _infer(service: Service, data: dict):
+    """POST /v2/models/{name}/infer (Open Inference Protocol v2), ``data`` its parsed body: one BYTES input
+    "question" of shape [n]."""
+    name = service.config.name
     if service.draining:
         raise Overloaded("draining")
-    data = await _json_body(service, request)
     inputs = data.get("inputs")
     if not isinstance(inputs, list) or len(inputs) != 1 or not isinstance(inputs[0], dict):
         raise RequestError(422, "'inputs' must hold exactly one tensor, 'question'")
