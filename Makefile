@@ -52,9 +52,12 @@ bench: install
 bench-clients: install js
 	$(BIN)/python benchmarks/clients.py
 
-# qa-serve under wrk (BENCHMARKS.md, "qa-serve"); needs Debian's wrk (apt-get install -y wrk).
+# qa-serve under wrk, then against FastAPI and Ray Serve (BENCHMARKS.md, "qa-serve"); needs Debian's wrk
+# (apt-get install -y wrk).
 bench-serve: install
+	$(BIN)/python -m pip install -q -e ".[bench]"
 	$(BIN)/python benchmarks/serve.py
+	$(BIN)/python benchmarks/serve_peers.py
 
 # Training throughput: the trainer against a bare PyTorch loop, in one process and under torchrun
 # (BENCHMARKS.md, "Training throughput").
