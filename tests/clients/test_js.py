@@ -98,6 +98,8 @@ def test_node_runtime_agrees_with_python(cases):
 
 
 def test_browser_page_agrees_with_python(cases):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / "page-answer.png").unlink(missing_ok=True)  # the one checked below is this run's
     node_test({**cases, "RNNQA_CHROMIUM": chromium(), "RNNQA_SCREENSHOT_DIR": str(SCREENSHOTS)},
               "test/browser.test.js")
     assert (SCREENSHOTS / "page-answer.png").stat().st_size > 1000

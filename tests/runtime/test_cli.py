@@ -62,5 +62,6 @@ def test_bad_bundle_is_one_line_on_stderr(bundle, tmp_path):
 
 
 def test_usage_errors_exit_2(bundle):
-    assert ask(["--bundle", bundle, "--top-k", "0", "q"]).exit_code == 2
-    assert ask(["--bundle", bundle, "--threshold", "2", "q"]).exit_code == 2
+    for option, value in (("--top-k", "0"), ("--threshold", "2")):
+        result = ask(["--bundle", bundle, option, value, "q"])
+        assert result.exit_code == 2 and f"Invalid value for '{option}'" in result.output, result.output

@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -37,6 +38,14 @@ def run(coro):
     return asyncio.run(coro)
 
 
+async def until(condition, timeout_s: float = 10) -> None:
+    """Wait for ``condition()`` (the batcher's state, not a guess at how long it takes)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await asyncio.sleep(0.001)
+
+
 async def started(model, **config):
     batcher = Batcher(BatchConfig(**config))
     batcher.start()
@@ -50,9 +59,9 @@ def queued_behind_a_held_call(model: HeldModel, requests: list[tuple], **config)
     async def scenario():
         batcher = await started(model, **config)
         first = asyncio.create_task(batcher.submit(model, ["a"]))
-        await asyncio.sleep(0.05)  # the first call is running and held
+        await until(lambda: model.calls)  # the first call is running and held
         rest = [asyncio.create_task(batcher.submit(*request)) for request in requests]
-        await asyncio.sleep(0.05)
+        await until(lambda: batcher.depth == sum(len(request[1]) for request in requests))  # all queued
         model.release.set()
         answered = await asyncio.gather(first, *rest)
         await batcher.stop()
@@ -81,9 +90,9 @@ def test_a_full_queue_refuses_at_once_and_the_batcher_recovers():
         model = HeldModel()
         batcher = await started(model, max_queue=3)
         first = asyncio.create_task(batcher.submit(model, ["a"]))
-        await asyncio.sleep(0.05)
+        await until(lambda: model.calls)
         queued = asyncio.create_task(batcher.submit(model, ["b", "c", "d"]))
-        await asyncio.sleep(0.01)
+        await until(lambda: batcher.depth == 3)
         with pytest.raises(Overloaded, match="3 questions queued"):
             await batcher.submit(model, ["e"])
         model.release.set()
@@ -100,7 +109,7 @@ def test_a_request_past_its_deadline_is_refused_and_never_answered_later():
         model = HeldModel()
         batcher = await started(model, timeout_s=0.1)
         first = asyncio.create_task(batcher.submit(model, ["a"]))
-        await asyncio.sleep(0.02)
+        await until(lambda: model.calls)
         with pytest.raises(Overloaded, match="not answered within"):
             await batcher.submit(model, ["late"])
         model.release.set()
@@ -150,3 +159,32 @@ def test_config_is_checked():
         BatchConfig(max_batch=0)
     with pytest.raises(ValueError):
         BatchConfig(timeout_s=0)
+
+
+def test_each_request_is_refused_at_its_own_deadline_by_one_timer():
+    async def scenario():
+        model = HeldModel()
+        batcher = await started(model, timeout_s=0.3)
+        loop = asyncio.get_running_loop()
+        refused_at = {}
+
+        async def ask(name):
+            with pytest.raises(Overloaded, match="not answered within 0.3 s"):
+                await batcher.submit(model, [name])
+            refused_at[name] = loop.time()
+
+        start = loop.time()
+        first = asyncio.create_task(ask("a"))  # its call is held past both deadlines
+        await until(lambda: model.calls)
+        await asyncio.sleep(0.15)
+        second = asyncio.create_task(ask("b"))  # queued behind it
+        await asyncio.gather(first, second)
+        model.release.set()
+        answered = await batcher.submit(model, ["c"])  # after both: answered, not refused by a stale timer
+        await batcher.stop()
+        return start, refused_at, answered
+
+    start, refused_at, answered = run(scenario())
+    assert 0.29 <= refused_at["a"] - start < 0.45
+    assert refused_at["b"] - refused_at["a"] >= 0.1  # its own deadline, not the first one's
+    assert [a.text for a in answered.answers] == ["C"]

@@ -19,6 +19,7 @@ def test_the_page_shows_the_servers_answers_and_i_dont_know(make_bundle, tmp_pat
     cases.write_text(json.dumps([{"question": q, "answer": a.text, "confidence": a.confidence, "known": a.known}
                                  for q, a in zip(QUESTIONS, map(model.answer, QUESTIONS))]))
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / "serve-page-unknown.png").unlink(missing_ok=True)  # the one checked below is this run's
     server = Server(bundle)
     try:
         node_test({"RNNQA_SERVE_URL": server.url + "/", "RNNQA_CHROMIUM": browser, "RNNQA_CASES": str(cases),
