@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -162,9 +161,24 @@ def create_app(model: QAModel, config: ServeConfig = ServeConfig()) -> Starlette
         Route("/metrics", _metrics(service), methods=["GET"]),
         Route("/admin/reload", _endpoint(service, "/admin/reload", _admin_reload), methods=["POST"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(JsonPosts, service=service)])
+    app = _ServeApp(routes=routes, lifespan=lifespan)
+    app.hot = JsonPosts(app.behind, service)
     app.state.service = service
     return app
+
+
+class _ServeApp(Starlette):
+    """Starlette with the hot path in front of everything, its middleware stack included: the two answering
+    routes skip even Starlette's outermost error middleware (the hot path maps its own errors)."""
+
+    hot: JsonPosts
+
+    async def __call__(self, scope, receive, send) -> None:
+        await self.hot(scope, receive, send)
+
+    async def behind(self, scope, receive, send) -> None:
+        """What the hot path passes on: Starlette as it is."""
+        await Starlette.__call__(self, scope, receive, send)
 
 
 def _endpoint(service: Service, route: str, handler) -> Callable:

@@ -2,7 +2,7 @@
 answered straight on ASGI, in front of Starlette's routing, request and response objects.
 
 Those objects cost more per request than the model's share of a batch: on 2 cores at 64 connections the
-same handlers answered 1.6× the requests this way (BENCHMARKS.md, "qa-serve"). Everything else — every
+same handlers answered 1.5× the requests this way (BENCHMARKS.md, "qa-serve"). Everything else — every
 other route, the lifespan that starts the batcher — goes on to the Starlette app behind. A handler is
 ``async handler(service, data) -> (status, body, questions)``, under a route label for metrics and logs: ``data`` the parsed JSON object, ``body``
 what is sent back as JSON; its exceptions are mapped as every route's are (``error_response``), and the
