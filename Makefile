@@ -52,12 +52,18 @@ bench: install
 bench-clients: install js
 	$(BIN)/python benchmarks/clients.py
 
-# qa-serve under wrk, then against FastAPI and Ray Serve (BENCHMARKS.md, "qa-serve"); needs Debian's wrk
-# (apt-get install -y wrk).
-bench-serve: install
+# qa-serve under wrk, then against FastAPI, Ray Serve and BentoML (BENCHMARKS.md, "qa-serve"); needs Debian's
+# wrk (apt-get install -y wrk). BentoML gets a venv of its own, so its packages stay out of rnnqa's.
+BENTOML_VENV ?= $(VENV)-bentoml
+$(BENTOML_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BENTOML_VENV)
+	$(BENTOML_VENV)/bin/python -m pip install -q "bentoml>=1.4,<2" -e .
+	touch $@
+
+bench-serve: install $(BENTOML_VENV)/.installed
 	$(BIN)/python -m pip install -q -e ".[bench]"
 	$(BIN)/python benchmarks/serve.py
-	$(BIN)/python benchmarks/serve_peers.py
+	$(BIN)/python benchmarks/serve_peers.py --bentoml-venv $(BENTOML_VENV)
 
 # Training throughput: the trainer against a bare PyTorch loop, in one process and under torchrun
 # (BENCHMARKS.md, "Training throughput").
@@ -78,4 +84,4 @@ web: js
 	node clients/web/serve.js --bundle $(BUNDLE_DIR) --port $(WEB_PORT)
 
 clean:
-	rm -rf $(VENV) $(JS)/node_modules artifacts/run artifacts/bundle artifacts/test-screenshots .pytest_cache
+	rm -rf $(VENV) $(BENTOML_VENV) $(JS)/node_modules artifacts/run artifacts/bundle artifacts/test-screenshots .pytest_cache

@@ -10,6 +10,8 @@ with a one-question POST body, on the same cores, every server started on a free
 - the server a user writes in an afternoon: FastAPI + pydantic + one `InferenceSession.run` per request,
   under uvicorn as FastAPI's documentation runs it, with its GET and POST no-ops;
 - Ray Serve: one replica behind its HTTP proxy, `@serve.batch`, and a POST no-op on the same proxy;
+- with `--bentoml-venv`, BentoML: one Service, a batchable API (adaptive batching) and a POST no-op, the
+  body `{"questions": [one question]}` (a batchable API takes one list);
 - with `--baseline`, qa-serve as another checkout has it (its `rnnqa` on PYTHONPATH), for before/after.
 
 Requests/s and p99 as wrk reports them; ratios from this one run. Writes benchmarks/serve_peers.json.
@@ -49,7 +51,8 @@ def free_port() -> int:
 class Proc:
     """A server in a child process, up once ``probe`` answers 200 (a POST of the one-question body)."""
 
-    def __init__(self, args: list[str], probe: str, env: dict, timeout_s: float = 180, cwd: Path = ROOT):
+    def __init__(self, args: list[str], probe: str, env: dict, timeout_s: float = 180, cwd: Path = ROOT,
+                 body: dict = BODY):
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(args, env={**os.environ, "PYTHONPATH": str(ROOT), **env}, cwd=cwd,
                                         stdout=self.log, stderr=self.log)
@@ -59,7 +62,7 @@ class Proc:
                 self.log.seek(0)
                 raise RuntimeError(f"{args[0]} exited {self.process.returncode}: {self.log.read()[-2000:]!r}")
             try:
-                request = urllib.request.Request(probe, data=json.dumps(BODY).encode(),
+                request = urllib.request.Request(probe, data=json.dumps(body).encode(),
                                                  headers={"Content-Type": "application/json"})
                 with urllib.request.urlopen(request, timeout=5) as response:
                     if response.status == 200:
@@ -81,13 +84,13 @@ class Proc:
 
 
 def run(label: str, proc_args: list[str], base: str, routes: dict, env: dict, seconds: int, tmp: Path,
-        cwd: Path = ROOT) -> dict:
+        cwd: Path = ROOT, body: dict = BODY) -> dict:
     """Start the server, wrk each of ``routes`` ({name: (method, path)}) at concurrency 64, stop it."""
     print(f"{label} ...", file=sys.stderr, flush=True)
     probe = next(path for method, path in routes.values() if method == "POST")
-    proc = Proc(proc_args, f"{base}{probe}", env, cwd=cwd)
+    proc = Proc(proc_args, f"{base}{probe}", env, cwd=cwd, body=body)
     try:
-        return {name: wrk(f"{base}{path}", CONCURRENCY, seconds, BODY if method == "POST" else None, tmp)
+        return {name: wrk(f"{base}{path}", CONCURRENCY, seconds, body if method == "POST" else None, tmp)
                 for name, (method, path) in routes.items()}
     finally:
         proc.stop()
@@ -97,8 +100,9 @@ def uvicorn(target: str, port: int, *args: str) -> list[str]:
     return [str(BIN / "uvicorn"), target, "--port", str(port), "--log-level", "warning", "--no-access-log", *args]
 
 
-def measure(bundle: Path, seconds: int, tmp: Path, baseline: Path | None = None) -> dict:
-    env, ports = {"RNNQA_BUNDLE": str(bundle)}, [free_port() for _ in range(5)]
+def measure(bundle: Path, seconds: int, tmp: Path, baseline: Path | None = None,
+            bentoml_venv: Path | None = None) -> dict:
+    env, ports = {"RNNQA_BUNDLE": str(bundle)}, [free_port() for _ in range(6)]
     base = [f"http://127.0.0.1:{port}" for port in ports]
     qa_serve = run("qa-serve", [str(BIN / "qa-serve"), "--bundle", str(bundle), "--port", str(ports[0])], base[0],
                    {"answer": ("POST", "/v1/answer")}, env, seconds, tmp)
@@ -112,6 +116,12 @@ def measure(bundle: Path, seconds: int, tmp: Path, baseline: Path | None = None)
                                   "--port", str(ports[3])], base[3],
                     {"answer": ("POST", "/v1/answer"), "post_noop": ("POST", "/noop")}, env, seconds, tmp)
     results = {"qa-serve": qa_serve, "FastAPI + session.run per request": fastapi, "Ray Serve, @serve.batch": ray_serve}
+    if bentoml_venv is not None:  # a venv of its own: its packages stay out of rnnqa's
+        results["BentoML, adaptive batching"] = run(
+            "BentoML", [str(bentoml_venv / "bin" / "bentoml"), "serve", "benchmarks.peers.bentoml_app:Answerer",
+                        "--host", "127.0.0.1", "--port", str(ports[5])], f"http://127.0.0.1:{ports[5]}",
+            {"answer": ("POST", "/v1/answer"), "post_noop": ("POST", "/noop")}, env, seconds, tmp,
+            body={"questions": [QUESTION]})
     if baseline is not None:  # qa-serve from another checkout (its rnnqa on PYTHONPATH), same venv and wrk
         url = f"http://127.0.0.1:{ports[4]}"
         results[f"qa-serve at {baseline.name}"] = run(
@@ -143,12 +153,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "serve_peers.json")
     parser.add_argument("--baseline", type=Path, help="another checkout whose qa-serve is measured beside this one")
+    parser.add_argument("--bentoml-venv", type=Path, help="a venv with bentoml and rnnqa (make bench-serve makes one)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("needs wrk (apt-get install -y wrk)")
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        results = measure(default_bundle(tmp), args.seconds, tmp, args.baseline)
+        results = measure(default_bundle(tmp), args.seconds, tmp, args.baseline, args.bentoml_venv)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(render(results))
     print(f"\nwrote {args.out}")
