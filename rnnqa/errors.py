@@ -73,11 +73,13 @@ class Overloaded(RnnqaError):
 
 
 class RequestError(RnnqaError):
-    """An HTTP request qa-serve refuses; ``status`` is the code it answers with."""
+    """An HTTP request qa-serve refuses; ``status`` is the code it answers with, ``headers`` any it must add
+    (``Allow`` on a 405)."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status = status
+        self.headers = headers
 
 
 class RunError(RnnqaError):

@@ -80,20 +80,11 @@ class Service:
         self.json_routes: dict[str, tuple[str, Callable]] = {
             "/v1/answer": ("/v1/answer", _answer),
             f"/v2/models/{config.name}/infer": ("/v2/models/{name}/infer", _infer)}
-        self._counters: dict[tuple[str, int], object] = {}  # bounded: fixed routes × the codes we send
-        self._latencies: dict[str, object] = {}
         self._pid = os.getpid()  # which worker, under --workers
 
     def record(self, route: str, status: int, elapsed: float, questions: list[str]) -> None:
         """Count, time and log one request (one JSON line on the ``rnnqa.serve`` logger)."""
-        counter = self._counters.get((route, status))
-        if counter is None:
-            counter = self._counters[route, status] = self.metrics.requests.labels(route=route, code=str(status))
-        latency = self._latencies.get(route)
-        if latency is None:
-            latency = self._latencies[route] = self.metrics.latency.labels(route=route)
-        counter.inc()
-        latency.observe(elapsed)
+        self.metrics.request(route, status, elapsed)
         if self.batcher:
             self.metrics.queue_depth.set(self.batcher.depth)
         if log.isEnabledFor(logging.INFO):

@@ -4,9 +4,10 @@ answered straight on ASGI, in front of Starlette's routing, request and response
 Those objects cost more per request than the model's share of a batch: on 2 cores at 64 connections the
 same handlers answered 1.5× the requests this way (BENCHMARKS.md, "qa-serve"). Everything else — every
 other route, the lifespan that starts the batcher — goes on to the Starlette app behind. A handler is
-``async handler(service, data) -> (status, body, questions)``, under a route label for metrics and logs: ``data`` the parsed JSON object, ``body``
-what is sent back as JSON; its exceptions are mapped as every route's are (``error_response``), and the
-request is counted, timed and logged as every route's is (``Service.record``).
+``async handler(service, data) -> (status, body, questions)`` under a route label for metrics and logs:
+``data`` the parsed JSON object, ``body`` what is sent back as JSON. Its exceptions are mapped as every
+route's are (``error_response``), and the request is counted, timed and logged as every route's is
+(``Service.record``).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class JsonPosts:
         service, started, questions, headers = self.service, time.perf_counter(), [], JSON_HEADERS
         try:
             if scope["method"] != "POST":
-                raise RequestError(405, f"{scope['path']} takes POST")
+                raise RequestError(405, f"{scope['path']} takes POST", {"Allow": "POST"})
             data = await read_json(service, _header(scope, b"content-length"), _chunks(receive))
             status, body, questions = await handler(service, data)
         except ClientGone:
@@ -62,8 +63,6 @@ class JsonPosts:
             return
         except Exception as exc:  # noqa: BLE001 - mapped as on every route
             status, body, extra = error_response(service, route, exc)
-            if status == 405:
-                extra = {"Allow": "POST"}
             if extra:
                 headers = JSON_HEADERS + [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()]
         payload = jsonio.dumps(body)
@@ -103,7 +102,7 @@ async def read_json(service: Service, declared: str | None, chunks) -> dict:
 def error_response(service: Service, route: str, exc: Exception) -> tuple[int, dict, dict | None]:
     """The status, ``{"error": …}`` body and headers an exception is answered with."""
     if isinstance(exc, RequestError):
-        return exc.status, {"error": str(exc)}, None
+        return exc.status, {"error": str(exc)}, exc.headers
     if isinstance(exc, Overloaded):
         return (service.config.overload_status, {"error": f"over capacity: {exc}"},
                 {"Retry-After": str(service.config.retry_after_s)})

@@ -1,8 +1,8 @@
-"""JSON for the hot routes: orjson where it is installed (the serve extra brings it), else the standard
-library, with the same behaviour the routes rely on: UTF-8 out, no NaN/Infinity, bytes in.
-
-``loads`` raises ``ValueError`` (``json.JSONDecodeError`` or orjson's subclass of it) on malformed input,
-invalid UTF-8 included.
+"""JSON for qa-serve's routes: orjson where it is installed (the serve extra brings it), else the standard
+library. Both take bytes in and write compact UTF-8 out, and ``loads`` raises ``ValueError``
+(``json.JSONDecodeError`` or orjson's subclass of it) on malformed input, invalid UTF-8 included.
+Where they differ, on input no route accepts anyway: orjson refuses ``NaN``/``Infinity`` literals and
+integers beyond 64 bits (400), which the standard library reads (then 422 as a wrong type).
 """
 
 from __future__ import annotations

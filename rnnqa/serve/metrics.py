@@ -36,6 +36,20 @@ class Metrics:
                             registry=self.registry, multiprocess_mode="liveall")
         self.reloads = Counter("rnnqa_reloads", "Reload attempts by outcome", ["outcome"], registry=self.registry)
         self._served: str | None = None
+        # the labelled series of each route and code, looked up once (bounded: fixed routes × codes sent)
+        self._counts: dict[tuple[str, int], object] = {}
+        self._latencies: dict[str, object] = {}
+
+    def request(self, route: str, code: int, elapsed_s: float) -> None:
+        """Count one request and observe its latency."""
+        count = self._counts.get((route, code))
+        if count is None:
+            count = self._counts[route, code] = self.requests.labels(route=route, code=str(code))
+        latency = self._latencies.get(route)
+        if latency is None:
+            latency = self._latencies[route] = self.latency.labels(route=route)
+        count.inc()
+        latency.observe(elapsed_s)
 
     def serving(self, manifest: dict) -> None:
         sha = manifest["files"]["model.onnx"]
