@@ -13,7 +13,6 @@ import signal
 import sys
 import threading
 
-import numpy as np
 import ray
 from ray import serve
 from starlette.requests import Request
@@ -23,35 +22,18 @@ from starlette.responses import JSONResponse
 @serve.deployment(num_replicas=1, max_ongoing_requests=512)
 class Answerer:
     def __init__(self, bundle: str):
-        import onnxruntime as ort
+        from benchmarks.peers.bare import BareModel
 
-        from rnnqa.runtime import QAModel
-
-        self.model = QAModel.load(bundle, threads=1)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(os.path.join(bundle, "model.onnx"), options,
-                                            providers=["CPUExecutionProvider"])
-        manifest = self.model.bundle.manifest
-        self.bundle_id = {"model_sha256": manifest["files"]["model.onnx"], "created": manifest.get("created")}
+        self.bare = BareModel(bundle)
 
     @serve.batch(max_batch_size=256, batch_wait_timeout_s=0.001)
     async def answer(self, questions: list[str]) -> list[dict]:
-        rows = [self.model.encode(q) for q in questions]
-        ids = np.zeros((len(rows), max(map(len, rows))), dtype=np.int64)
-        for i, row in enumerate(rows):
-            ids[i, :len(row)] = row
-        index, confidence = self.session.run(["answer_index", "confidence"], {
-            "input_ids": ids, "lengths": np.array([len(r) for r in rows], dtype=np.int64)})
-        return [{"question": q, "answer": self.model.vocab.answers[int(j)], "confidence": float(c),
-                 "known": float(c) >= self.model.threshold, "bundle": self.bundle_id}
-                for q, j, c in zip(questions, index, confidence)]
+        return self.bare.answer(questions)
 
     async def __call__(self, request: Request) -> JSONResponse:
         question = json.loads(await request.body())["question"]
         if request.url.path.endswith("/noop"):
-            return JSONResponse({"question": question, "answer": "Lima", "confidence": 0.9, "known": True,
-                                 "bundle": self.bundle_id})
+            return JSONResponse(self.bare.noop(question))
         return JSONResponse(await self.answer(question))
 
 
