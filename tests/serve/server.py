@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 QA_SERVE = Path(sys.executable).parent / "qa-serve"
+LOCAL = ("127.0.0.1", 50000)  # the client address TestClient reports: loopback, as the admin routes want
 
 
 class Server:

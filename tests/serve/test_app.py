@@ -9,14 +9,9 @@ from starlette.testclient import TestClient
 
 from rnnqa.runtime import QAModel
 from rnnqa.serve.app import ServeConfig, create_app
+from tests.serve.server import LOCAL
 
 QUESTIONS = ["What is the capital of Peru?", "Who painted Guernica?", "What is the airspeed of a swallow?"]
-LOCAL = ("127.0.0.1", 50000)
-
-
-@pytest.fixture(scope="module")
-def bundle(make_bundle):
-    return make_bundle("gru", epochs=30)
 
 
 @pytest.fixture
