@@ -63,7 +63,8 @@ def unenforced_gate(recorded: list):
         recorded.append(report.to_json())
         return dataclasses.replace(report, agreement=1.0, train_lost=0,
                                    train_accuracy_int8=report.train_accuracy_fp32,
-                                   val_accuracy_int8=report.val_accuracy_fp32)
+                                   val_accuracy_int8=report.val_accuracy_fp32,
+                                   refusals={k: {**r, "int8": r["fp32"]} for k, r in report.refusals.items()})
 
     return gate
 

@@ -21,7 +21,7 @@ from rnnqa.bundle_format import DEFAULT_THRESHOLD
 from rnnqa.data.table import default_dataset_path, load_qa_csv
 from rnnqa.eval.eager import eager_probabilities
 from rnnqa.eval.metrics import quality
-from rnnqa.eval.questions import read_near_misses
+from rnnqa.eval.questions import DEFAULT_NEAR_MISS, DEFAULT_OOD, read_near_misses
 from rnnqa.train.trainer import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,8 +29,8 @@ DATASETS = {
     "seed": (ROOT.parent / "shared" / "seed" / "100_Unique_QA_Dataset.csv", ROOT / "quality" / "seed_reworded.csv"),
     "default": (default_dataset_path(), ROOT / "quality" / "default_reworded.csv"),
 }
-OOD = ROOT / "quality" / "ood_questions.txt"
-NEAR = {name: ROOT / "quality" / f"{name}_near_miss.csv" for name in DATASETS}
+OOD = DEFAULT_OOD
+NEAR = {"seed": ROOT / "quality" / "seed_near_miss.csv", "default": DEFAULT_NEAR_MISS}
 
 PLAIN = dict(token_dropout=0.0, unk_rate=0.0, shuffle_window=0.0, outliers=0.0, masked_outliers=0.0, masked_words=0.0,
              protect_subject=False, tokenizer="words", clean_rows=0.0)

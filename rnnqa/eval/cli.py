@@ -20,7 +20,7 @@ BATCH = 256
 @click.option("--ood", "ood_path", type=click.Path(dir_okay=False, path_type=Path),
               help='Out-of-domain questions, one per line, that should get "I don\'t know".')
 @click.option("--near-miss", "near_path", type=click.Path(dir_okay=False, path_type=Path),
-              help='Near misses that should get "I don\'t know": a question,kind CSV (quality/*_near_miss.csv) '
+              help='Near misses that should get "I don\'t know": a question,kind CSV (rnnqa/data/default_near_miss.csv) '
                    "or one question per line.")
 @click.option("--threshold", type=click.FloatRange(0, 1), help="Override the bundle's threshold.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),

@@ -9,6 +9,12 @@ from pathlib import Path
 
 from rnnqa.errors import DataError
 
+_DATA = Path(__file__).resolve().parents[1] / "data"
+# Shipped with the bundled dataset: questions it should answer "I don't know" to. qa-export --quantize probes
+# refusals with them by default; QUALITY.md's figures use them.
+DEFAULT_OOD = _DATA / "ood_questions.txt"  # 100 out-of-domain questions, answerable from neither dataset
+DEFAULT_NEAR_MISS = _DATA / "default_near_miss.csv"  # 98 near misses of the bundled dataset (question,kind)
+
 
 def read_questions(path: str | Path) -> list[str]:
     """Non-blank lines of a UTF-8 text file, trimmed.
@@ -30,7 +36,7 @@ def read_questions(path: str | Path) -> list[str]:
 
 
 def read_near_misses(path: str | Path) -> tuple[list[str], list[str] | None]:
-    """Questions and their kinds from a ``question,kind`` CSV (``quality/*_near_miss.csv``), or questions
+    """Questions and their kinds from a ``question,kind`` CSV (``rnnqa/data/default_near_miss.csv``, ``quality/seed_near_miss.csv``), or questions
     alone (kinds None) from a file of one question per line.
 
     Raises:

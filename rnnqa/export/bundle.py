@@ -32,11 +32,12 @@ from rnnqa.data.table import QAPairs, load_qa_csv
 from rnnqa.data.text import Tokenizer
 from rnnqa.errors import DataError, ExportError
 from rnnqa.data.tokenizer import DeclaredTokenizer
+from rnnqa.eval.questions import DEFAULT_NEAR_MISS, DEFAULT_OOD, read_near_misses, read_questions
 from rnnqa.export.conformance import conformance
 from rnnqa.export.edge import QUANTIZE_CHOICES, accuracy_gate, convert_to_ort, quantize_int8
 from rnnqa.export.hf_tokenizer import hf_tokenizer_files
 from rnnqa.export.single import gate_table, single_question_graph
-from rnnqa.export.graphs import DEFAULT_OPSET, export_onnx, export_torchscript
+from rnnqa.export.graphs import DEFAULT_OPSET, export_onnx, export_torchscript, onnx_weight_names
 from rnnqa.export.validate import DEFAULT_ATOL, ParityReport, parity_batches, validate_parity
 from rnnqa.fileio import atomic_directory, sha256_file, write_json
 from rnnqa.runtime.gate import SubstitutionGate
@@ -71,6 +72,8 @@ def export_bundle(
     quantize: str | None = None,
     ort: bool = False,
     val_csv: str | Path | None = None,
+    ood: str | Path | None = None,
+    near_miss: str | Path | None = None,
     single_graph: bool | None = None,
 ) -> ExportResult:
     """Export the run at ``run_dir`` as a bundle at ``bundle_dir``, validated for parity.
@@ -84,7 +87,11 @@ def export_bundle(
 
     ``quantize="int8"``: the bundle's ``model.onnx`` is the int8 form of the parity-checked float graph
     (:mod:`rnnqa.export.edge`; no TorchScript file), and lands only if its accuracy gate passes on the
-    training questions and ``val_csv``'s; the manifest records the variant, the settings and the figures.
+    training questions and ``val_csv``'s, and only if it refuses as the float graph does (within
+    :data:`~rnnqa.export.edge.MAX_REFUSAL_POINTS`) the out-of-domain questions ``ood`` (one per line) and the
+    near misses ``near_miss`` (default: the sets shipped with the bundled dataset,
+    :data:`~rnnqa.eval.questions.DEFAULT_OOD` and :data:`~rnnqa.eval.questions.DEFAULT_NEAR_MISS`); the
+    manifest records the variant, the settings and the figures.
     ``ort``: also write ``model.ort`` and ``required_operators.config`` (for onnxruntime reduced builds).
     ``single_graph``: write ``model_single.onnx`` (and ``gate.json`` for a gated model), what
     ``QAModel.answer`` runs; None: for fp32 models whose weights take at most :data:`SINGLE_GRAPH_MAX_BYTES`.
@@ -97,6 +104,7 @@ def export_bundle(
         ExportError: ``bundle_dir`` exists without ``force``, bad settings, or the export failed.
         ParityError: an exported graph disagrees with the eager model.
         ExportError: also when the int8 graph fails its accuracy gate (the figures are in the message).
+        DataError: ``val_csv``, ``ood`` or ``near_miss`` is unreadable or malformed.
         RunError: ``run_dir`` is missing or incomplete.
         ConfigError: ``sign_key`` is not a usable private key, or the ``sign`` extra is missing.
     """
@@ -115,6 +123,11 @@ def export_bundle(
         raise ExportError("the single-question graph is fp32: it cannot go with --quantize")
     if single_graph is None:
         single_graph = quantize is None and _weight_bytes(run.model) <= SINGLE_GRAPH_MAX_BYTES
+    if quantize is None and (val_csv is not None or ood is not None or near_miss is not None):
+        raise ExportError("val_csv, ood and near_miss are for the accuracy gate of quantize")
+    probes = None if quantize is None else {
+        "out-of-domain": read_questions(DEFAULT_OOD if ood is None else ood),
+        "near misses": read_near_misses(DEFAULT_NEAR_MISS if near_miss is None else near_miss)[0]}
     training = _training_pairs(run.config, run.vocab.tokenizer)
     questions = [] if training is None else training.questions
     config = run.model.config
@@ -134,7 +147,7 @@ def export_bundle(
         batches = parity_batches(run.vocab, questions, config.max_len, content=gate.content if gate else ())
         report = validate_parity(run.model, batches, tmp / TORCHSCRIPT_FILE, tmp / ONNX_FILE, atol,
                                  single_path=tmp / SINGLE_FILE if single_graph else None, gate=gate)
-        edge = {} if quantize is None else _quantize(tmp, run, training, val_csv, threshold)
+        edge = {} if quantize is None else _quantize(tmp, run, training, val_csv, threshold, probes)
         if ort:
             convert_to_ort(tmp / ONNX_FILE, tmp / ORT_FILE, tmp / ORT_CONFIG_FILE)
         write_json(tmp / CONFORMANCE_FILE,
@@ -201,7 +214,8 @@ def _training_pairs(config: dict, tokenizer: Tokenizer) -> QAPairs | None:
         return None
 
 
-def _quantize(tmp: Path, run, training: QAPairs | None, val_csv: str | Path | None, threshold: float) -> dict:
+def _quantize(tmp: Path, run, training: QAPairs | None, val_csv: str | Path | None, threshold: float,
+              probes: dict[str, list[str]]) -> dict:
     """Replace ``tmp``'s float graph by its int8 form if the accuracy gate passes; the manifest's entries.
 
     Raises:
@@ -210,11 +224,11 @@ def _quantize(tmp: Path, run, training: QAPairs | None, val_csv: str | Path | No
     """
     float_graph = tmp / "model.fp32.onnx"  # a working file: never part of the bundle
     (tmp / ONNX_FILE).replace(float_graph)
-    settings = quantize_int8(float_graph, tmp / ONNX_FILE)
+    settings = quantize_int8(float_graph, tmp / ONNX_FILE, onnx_weight_names(run.model))
     val = None if val_csv is None else load_qa_csv(val_csv, run.vocab.tokenizer)
     report = accuracy_gate(float_graph, tmp / ONNX_FILE, run.vocab, run.model.config.max_len, threshold,
                            ([], []) if training is None else (training.questions, training.answers),
-                           None if val is None else (val.questions, val.answers))
+                           None if val is None else (val.questions, val.answers), probes)
     float_graph.unlink()
     (tmp / TORCHSCRIPT_FILE).unlink()  # an edge bundle carries no PyTorch weights
     if not report.passed:

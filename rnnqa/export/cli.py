@@ -31,6 +31,12 @@ DEFAULT_BUNDLE_DIR = Path("artifacts/bundle")
               help="Write the int8 graph (dynamic quantization) if it passes the accuracy gate; no TorchScript.")
 @click.option("--val-csv", type=click.Path(dir_okay=False, path_type=Path),
               help="With --quantize: validation questions the accuracy gate also checks.")
+@click.option("--ood", "ood_path", type=click.Path(dir_okay=False, path_type=Path),
+              help='With --quantize: out-of-domain questions (one per line) the int8 graph must refuse as the '
+                   'float one does [default: rnnqa/data/ood_questions.txt].')
+@click.option("--near-miss", "near_path", type=click.Path(dir_okay=False, path_type=Path),
+              help='With --quantize: near misses (question,kind CSV or one per line) the int8 graph must refuse '
+                   'as the float one does [default: rnnqa/data/default_near_miss.csv].')
 @click.option("--ort", is_flag=True, help="Also write model.ort and required_operators.config (reduced builds).")
 @click.option("--single-graph/--no-single-graph", default=None,
               help="Write model_single.onnx (and gate.json), the graph QAModel.answer runs [default: for fp32 "
@@ -38,21 +44,23 @@ DEFAULT_BUNDLE_DIR = Path("artifacts/bundle")
                    "and holds the weights twice].")
 @report_errors
 def main(run_dir: Path, bundle_dir: Path, opset: int, atol: float, threshold: float | None, force: bool,
-         hf_tokenizer: bool, sign_key: Path | None, quantize: str | None, val_csv: Path | None, ort: bool,
-         single_graph: bool | None) -> None:
+         hf_tokenizer: bool, sign_key: Path | None, quantize: str | None, val_csv: Path | None,
+         ood_path: Path | None, near_path: Path | None, ort: bool, single_graph: bool | None) -> None:
     """Export RUN_DIR (default artifacts/run) as TorchScript + ONNX + vocab + manifest, checked for parity."""
     from rnnqa.export.bundle import export_bundle
 
-    if val_csv is not None and quantize is None:
-        raise click.UsageError("--val-csv is for the accuracy gate of --quantize")
+    for option, value in (("--val-csv", val_csv), ("--ood", ood_path), ("--near-miss", near_path)):
+        if value is not None and quantize is None:
+            raise click.UsageError(f"{option} is for the accuracy gate of --quantize")
 
     result = export_bundle(run_dir, bundle_dir, opset=opset, atol=atol, threshold=threshold, force=force,
                            hf_tokenizer=hf_tokenizer, sign_key=sign_key, quantize=quantize, ort=ort,
-                           val_csv=val_csv, single_graph=single_graph)
+                           val_csv=val_csv, ood=ood_path, near_miss=near_path, single_graph=single_graph)
     click.echo(result.parity.summary())
     if "accuracy_gate" in result.manifest:
         gate = result.manifest["accuracy_gate"]
+        refused = "".join(f", {name} refused {r['fp32']:.3f} → {r['int8']:.3f}" for name, r in gate["refusals"].items())
         click.echo(f"int8 accuracy gate passed: top-1 agreement {gate['agreement']:.4f}, accuracy drop "
-                   f"{gate['drop_points']:.2f} points, {gate['train_lost']} training question(s) lost")
+                   f"{gate['drop_points']:.2f} points, {gate['train_lost']} training question(s) lost{refused}")
     signed = f", {SIGNATURE_FILE}" if sign_key is not None else ""
     click.echo(f"wrote {bundle_dir} ({', '.join(sorted(result.manifest['files']))}, {MANIFEST_FILE}{signed})")

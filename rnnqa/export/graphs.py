@@ -56,6 +56,12 @@ class ServingHead(nn.Module):
         return logits, probabilities * scale[:, None], answer_index, confidence * scale
 
 
+def onnx_weight_names(model: QAClassifier) -> set[str]:
+    """The names ``export_onnx`` gives the model's learned weights in the graph (``ServingHead`` holds the
+    model as ``model``); its buffers, such as the gate's tables, are not among them."""
+    return {f"model.{name}" for name, _ in model.named_parameters()}
+
+
 def export_torchscript(model: QAClassifier, path: Path) -> None:
     """Compile with ``torch.jit.script`` (no tracing: nothing shape-dependent is frozen)."""
     with warnings.catch_warnings():

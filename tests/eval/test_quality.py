@@ -7,13 +7,14 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from rnnqa.eval.cli import main
+from rnnqa.eval.questions import DEFAULT_OOD
 
 QUALITY = Path(__file__).resolve().parents[2] / "quality"
 
 
 def test_defaults_generalise_and_reject_on_the_seed_dev_sets(seed_bundle):
     result = CliRunner().invoke(main, [str(seed_bundle), "--csv", str(QUALITY / "seed_reworded.csv"),
-                                       "--ood", str(QUALITY / "ood_questions.txt"), "--json"])
+                                       "--ood", str(DEFAULT_OOD), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["questions"] == 106 and report["ood_questions"] == 100

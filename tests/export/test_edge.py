@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from click.testing import CliRunner
 from onnx import numpy_helper
 
 from rnnqa.bundle_format import MANIFEST_FILE, ONNX_FILE, ORT_CONFIG_FILE, ORT_FILE, TORCHSCRIPT_FILE
 from rnnqa.data.table import load_qa_csv
-from rnnqa.errors import BundleError, ExportError
+from rnnqa.errors import BundleError, DataError, ExportError
 from rnnqa.export import bundle as exporter
 from rnnqa.export.bundle import export_bundle
 from rnnqa.export.edge import quantize_int8
@@ -44,6 +46,10 @@ def test_the_int8_bundle_answers_every_training_question_and_records_its_gate(bu
     assert manifest["variant"] == "int8" and manifest["quantization"]["weight_type"] == "QInt8"
     gate = manifest["accuracy_gate"]
     assert gate["passed"] and gate["train_lost"] == 0 and gate["agreement"] >= 0.99 and gate["questions"] == 90
+    assert {name: r["questions"] for name, r in gate["refusals"].items()} == {"out-of-domain": 100, "near misses": 98}
+    assert all(abs(r["int8"] - r["fp32"]) <= 0.01 + 1e-9 for r in gate["refusals"].values())
+    # only the learned weights are quantized: the embedding and the output layer
+    assert manifest["quantization"]["nodes"] == ["/model/embedding/Gather", "/model/head/Gemm"]
     assert not (bundles["int8"] / TORCHSCRIPT_FILE).exists()
     assert not (bundles["int8"] / "model_single.onnx").exists()  # answer runs the int8 model.onnx
     assert (bundles["int8"] / ONNX_FILE).stat().st_size < (bundles["fp32"] / ONNX_FILE).stat().st_size
@@ -89,9 +95,29 @@ def test_the_reduced_build_config_lists_exactly_the_graph_operators(bundles):
     assert "/tmp" not in (bundles["int8"] / ORT_CONFIG_FILE).read_text()
 
 
-def _break(source: Path, target: Path) -> dict:
+def test_the_gate_tables_stay_exactly_as_the_float_graph_holds_them(bundles):
+    tables = {}
+    for variant in ("fp32", "int8"):
+        graph = onnx.load(bundles[variant] / ONNX_FILE)
+        tables[variant] = {i.name: numpy_helper.to_array(i) for i in graph.graph.initializer
+                           if i.name.startswith("model.gate_")}
+    assert sorted(tables["int8"]) == sorted(tables["fp32"]) and "model.gate_counts" in tables["fp32"]
+    for name, value in tables["fp32"].items():
+        assert tables["int8"][name].dtype == value.dtype and np.array_equal(tables["int8"][name], value), name
+
+
+def test_the_int8_bundle_refuses_the_near_misses_the_float_one_refuses(bundles):
+    from rnnqa.eval.questions import DEFAULT_NEAR_MISS, read_near_misses
+
+    near, _ = read_near_misses(DEFAULT_NEAR_MISS)
+    refused = {v: [not a.known for a in QAModel.load(bundles[v]).answer_batch(near)] for v in ("fp32", "int8")}
+    assert sum(refused["fp32"]) > 0.8 * len(near)
+    assert sum(a != b for a, b in zip(refused["fp32"], refused["int8"])) <= 1
+
+
+def _break(source: Path, target: Path, weights) -> dict:
     """A quantizer gone wrong: its int8 graph prefers the first answer for every question."""
-    settings = quantize_int8(source, target)
+    settings = quantize_int8(source, target, weights)
     graph = onnx.load(target)
     gemm = next(n for n in graph.graph.node if n.op_type in ("Gemm", "Add") and len(n.input) >= 2)
     for init in graph.graph.initializer:
@@ -103,7 +129,7 @@ def _break(source: Path, target: Path) -> dict:
     return settings
 
 
-def _unsure(source: Path, target: Path) -> dict:
+def _unsure(source: Path, target: Path, weights) -> dict:
     """A quantizer gone subtly wrong: the same top-1 answers, with confidences below the threshold."""
     graph = onnx.load(source)
     gemm = next(n for n in graph.graph.node if n.op_type == "Gemm")
@@ -112,6 +138,55 @@ def _unsure(source: Path, target: Path) -> dict:
             init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 0.02, init.name))
     onnx.save(graph, target)
     return {}
+
+
+def _bolder(source: Path, target: Path, weights) -> dict:
+    """A quantizer that keeps every answer and raises every confidence: the output layer's weights and bias
+    times 1.5 (the same argmax, a sharper softmax), then quantized as usual."""
+    graph = onnx.load(source)
+    gemm = next(n for n in graph.graph.node if n.op_type == "Gemm")
+    for init in graph.graph.initializer:
+        if init.name in gemm.input[1:]:
+            init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 1.5, init.name))
+    bolder = target.with_name("bolder.onnx")
+    onnx.save(graph, bolder)
+    try:
+        return quantize_int8(bolder, target, weights)
+    finally:
+        bolder.unlink()
+
+
+def test_the_gate_refuses_a_graph_that_answers_alike_but_refuses_less(bundles, seed_run, tmp_path, monkeypatch):
+    monkeypatch.setattr(exporter, "quantize_int8", _bolder)
+    with pytest.raises(ExportError, match="accuracy gate") as raised:
+        export_bundle(seed_run, tmp_path / "bundle", quantize="int8")
+    message = str(raised.value)
+    # every answer is kept, so only the refusals can fail it
+    assert "top-1 agreement 1.0000" in message and "(0 training question(s) lost" in message
+    moves = {name: (float(a), float(b)) for name, a, b in
+             re.findall(r'(out-of-domain|near misses) answered "I don\'t know" (\S+) → (\S+) of', message)}
+    assert sorted(moves) == ["near misses", "out-of-domain"]
+    assert all(fp32 - int8 > 0.01 for fp32, int8 in moves.values()), moves
+    assert not (tmp_path / "bundle").exists()
+
+
+def test_the_refusal_probes_can_be_given_and_must_go_with_quantize(bundles, seed_run, tmp_path, write_csv):
+    near = write_csv("question,kind\nWho painted the Moon?,subject\nWhat is the capital of the Moon?,subject\n",
+                     "near.csv")
+    ood = write_csv("How are you today?\nTell me a joke\nWhat time is it?\n", "ood.txt")
+    result = export_bundle(seed_run, tmp_path / "bundle", quantize="int8", ood=ood, near_miss=near)
+    refusals = result.manifest["accuracy_gate"]["refusals"]
+    assert {name: r["questions"] for name, r in refusals.items()} == {"out-of-domain": 3, "near misses": 2}
+    with pytest.raises(ExportError, match="for the accuracy gate of quantize"):
+        export_bundle(seed_run, tmp_path / "fp32", ood=ood)
+    from rnnqa.export.cli import main
+
+    usage = CliRunner().invoke(main, [str(seed_run), "--out", str(tmp_path / "cli"), "--near-miss", str(near)])
+    assert usage.exit_code == 2 and "--near-miss is for the accuracy gate of --quantize" in usage.output
+    empty = write_csv("\n\n", "empty.txt")
+    with pytest.raises(DataError, match="no questions in file"):
+        export_bundle(seed_run, tmp_path / "empty", quantize="int8", ood=empty)
+    assert not (tmp_path / "empty").exists() and not (tmp_path / "fp32").exists()
 
 
 def test_the_gate_counts_an_answer_turned_into_i_dont_know_as_lost(bundles, seed_run, tmp_path, monkeypatch):

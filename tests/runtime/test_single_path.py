@@ -12,6 +12,7 @@ import pytest
 from onnx import numpy_helper
 
 from rnnqa.bundle_format import GATE_FILE, ONNX_FILE, SINGLE_FILE
+from rnnqa.eval.questions import DEFAULT_NEAR_MISS, DEFAULT_OOD
 from rnnqa.runtime import QAModel
 from tests.runtime.test_bundle import edit_json, refused, rehash
 
@@ -29,10 +30,10 @@ def questions(model: QAModel) -> list[str]:
     """Training questions, reworded ones, near misses and out-of-domain ones the model can encode."""
     vectors = json.loads((model.bundle.path / "conformance.json").read_text())["vectors"]
     found = [case["text"] for case in vectors if isinstance(case["text"], str)]
-    for name in ("default_reworded.csv", "default_near_miss.csv"):
-        with open(QUALITY / name, encoding="utf-8") as fh:
+    for path in (QUALITY / "default_reworded.csv", DEFAULT_NEAR_MISS):
+        with open(path, encoding="utf-8") as fh:
             found += [row["question"] for row in csv.DictReader(fh)]
-    found += (QUALITY / "ood_questions.txt").read_text(encoding="utf-8").splitlines()
+    found += DEFAULT_OOD.read_text(encoding="utf-8").splitlines()
     out = []
     for text in found:
         try:

@@ -113,10 +113,11 @@ def test_the_threshold_picks_itself_from_validation_data_unless_given(tmp_path):
     from pathlib import Path
 
     from rnnqa.eval.metrics import SWEEP_THRESHOLDS
+    from rnnqa.eval.questions import DEFAULT_NEAR_MISS, DEFAULT_OOD
 
     quality = Path(__file__).resolve().parents[2] / "quality"
-    data = ["--val-csv", str(quality / "default_reworded.csv"), "--ood", str(quality / "ood_questions.txt"),
-            "--near-miss", str(quality / "default_near_miss.csv"), "--epochs", "20", "--hidden-dim", "32", "-q",
+    data = ["--val-csv", str(quality / "default_reworded.csv"), "--ood", str(DEFAULT_OOD),
+            "--near-miss", str(DEFAULT_NEAR_MISS), "--epochs", "20", "--hidden-dim", "32", "-q",
             "--device", "cpu"]
     out = tmp_path / "auto"
     result = run(["--out", str(out), *data, "--target-rejection", "0.8"])
