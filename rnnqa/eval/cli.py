@@ -95,7 +95,8 @@ def _print_sweep(reports, target_rejection, as_json) -> None:
                    f"{fmt(r.near_miss_rejection):>18}")
     if target_rejection is not None:
         click.echo(f"no threshold up to {reports[-1].threshold:g} rejects {target_rejection:g} of the "
-                   "out-of-domain questions and near misses" if pick is None else
+                   "out-of-domain questions and near misses while answering a --csv question right"
+                   if pick is None else
                    f"suggested: qa-export --threshold {pick.threshold:g} ({pick.summary()})")
 
 

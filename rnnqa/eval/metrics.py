@@ -98,12 +98,13 @@ def sweep(probs: np.ndarray, labels: np.ndarray, ood_probs: np.ndarray | None = 
 def pick_threshold(reports: list[Quality], min_rejection: float) -> Quality | None:
     """The report with the most correct-and-confident answers (then the lowest threshold) among
     those rejecting at least ``min_rejection`` of the out-of-domain questions and of the near misses
-    (each, where scored); None when none does (or neither was scored)."""
-    ok = [r for r in reports if r.rejection is not None and r.rejection >= min_rejection]
+    (each, where scored); None when none does (or neither was scored), and None when none of those answers
+    a labelled question right: a threshold is never chosen from zero correct answers."""
+    ok = [r for r in reports if r.rejection is not None and r.rejection >= min_rejection
+          and r.correct_and_confident > 0]  # nan (no labelled questions) is not > 0
     if not ok:
         return None
-    return max(ok, key=lambda r: (0.0 if np.isnan(r.correct_and_confident) else r.correct_and_confident,
-                                  -r.threshold))
+    return max(ok, key=lambda r: (r.correct_and_confident, -r.threshold))
 
 
 def _mean(values: np.ndarray) -> float:

@@ -156,7 +156,8 @@ def _report_and_save(result, pairs, val_pairs, csv_path: Path, out_dir: Path, th
         pick = choose_threshold(result, held_out, ood_path, near_path, target_rejection)
         if pick is None:
             click.echo(f"note: no threshold rejects {target_rejection:g} of the out-of-domain questions and near "
-                       f"misses; keeping {config.threshold:g}", err=True)
+                       f"misses while answering a validation question right; keeping {config.threshold:g}",
+                       err=True)
         else:
             result.train_config = dataclasses.replace(config, threshold=pick.threshold)
             notes.append(f"threshold {pick.threshold:g} chosen on the validation questions (target rejection "

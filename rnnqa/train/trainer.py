@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -165,12 +166,39 @@ def is_flat(losses: list[float], patience: int, tol: float) -> bool:
 
 
 def split_pairs(pairs: QAPairs, share: float, seed: int) -> tuple[QAPairs, QAPairs]:
-    """Hold out ``share`` of the rows (at least one) for validation, chosen by ``seed``."""
+    """Hold out ``share`` of the rows (at least one) for validation, chosen by ``seed``: only rows whose
+    answer keeps another question to train on, since a held-out question whose answer was never taught can
+    only be answered wrong (and would pick the threshold from nothing).
+
+    Raises:
+        ConfigError: fewer rows than that share can be held out so (the message says how many can).
+    """
     order = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(seed)).tolist()
     n_val = max(1, round(share * len(pairs)))
     if n_val >= len(pairs):
         raise ConfigError(f"val_split {share} leaves no training rows out of {len(pairs)}")
-    return pairs.select(sorted(order[n_val:])), pairs.select(sorted(order[:n_val]))
+    left = Counter(pairs.answers)
+    held = []
+    for row in order:
+        if len(held) == n_val:
+            break
+        if left[pairs.answers[row]] > 1:
+            left[pairs.answers[row]] -= 1
+            held.append(row)
+    if len(held) < n_val:
+        counts = Counter(pairs.answers)
+        spare = sum(n - 1 for n in counts.values())
+        most = math.floor(100 * spare / len(pairs)) / 100
+        while most > 0 and round(most * len(pairs)) > spare:
+            most = round(most - 0.01, 2)
+        advice = f"at most --val-split {most:g}" if most > 0 else "no --val-split can"
+        raise ConfigError(
+            f"val_split {share:g} would hold out {n_val} of {len(pairs)} questions, but only {spare} can be: a "
+            f"held-out question needs another question with its answer left in training, and "
+            f"{sum(n == 1 for n in counts.values())} of {len(counts)} answers have one question. Give --val-csv "
+            f"(questions reworded, as quality/default_reworded.csv is for the bundled data) or {advice}")
+    chosen = set(held)
+    return pairs.select([i for i in range(len(pairs)) if i not in chosen]), pairs.select(sorted(held))
 
 
 def train(

@@ -66,8 +66,13 @@ def test_sweep_and_pick_threshold():
     assert reports[1] == quality(PROBS, LABELS, 0.55, ood)
     # most correct-and-confident among those rejecting >= 0.5; ties go to the lower threshold
     assert pick_threshold(reports, 0.5).threshold == 0.55
-    assert pick_threshold(reports, 1.0).threshold == 0.96
+    # only 0.96 rejects every OOD question, and there no labelled question is answered: nothing to choose from
+    assert reports[-1].rejection == 1.0 and reports[-1].correct_and_confident == 0.0
+    assert pick_threshold(reports, 1.0) is None
     assert pick_threshold(sweep(PROBS, LABELS, None), 0.5) is None
+    # nor from labelled questions all answered wrong, at any threshold
+    assert pick_threshold(sweep(PROBS, 1 - PROBS.argmax(axis=1), ood), 0.0) is None
+    assert pick_threshold(sweep(PROBS, LABELS, ood), 0.0).threshold == 0.1  # ties: the lowest
 
 
 def test_qa_eval_sweep_suggests_a_threshold(make_bundle, tmp_path, write_csv):

@@ -191,15 +191,20 @@ def test_the_single_graph_is_written_for_small_fp32_models_only(make_run, tmp_pa
     assert not (tmp_path / "int8").exists()
 
 
-def test_an_answer_taught_only_by_validation_questions_exports_with_an_empty_gate_row(tmp_path):
-    """--val-split can take every question of an answer: it stays a class, with no gate row to match."""
+def test_an_answer_with_no_training_question_exports_with_an_empty_gate_row(tmp_path):
+    """Runs saved when --val-split could take every question of an answer (it now holds out only questions
+    whose answer keeps one): the answer stays a class, with no gate row to match, as gate_tables writes it."""
     from rnnqa.data.table import default_dataset_path, load_qa_csv
     from rnnqa.runtime import QAModel
+    from rnnqa.train.gate import NO_QUESTION, NO_WORD
     from rnnqa.train.run import save_run
     from rnnqa.train.trainer import TrainConfig, train
 
     result = train(load_qa_csv(default_dataset_path()), {"embed_dim": 8, "hidden_dim": 12},
-                   TrainConfig(device="cpu", epochs=2, val_split=0.2, seed=0))
+                   TrainConfig(device="cpu", epochs=2, seed=0))
+    untaught = result.vocab.answers.index("Lima")
+    result.model.gate_rows[untaught] = NO_WORD
+    result.model.gate_counts[untaught] = NO_QUESTION
     table = gate_table(result.model)
     assert any(not rows for rows in table["questions"])  # the case under test exists
     save_run(result, tmp_path / "run", data=str(default_dataset_path()))

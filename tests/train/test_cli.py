@@ -14,7 +14,7 @@ def run(args):
 
 def test_qa_train_writes_a_complete_run(seed_csv, tmp_path):
     out = tmp_path / "run"
-    result = run([str(seed_csv), "--out", str(out), "--device", "cpu", "--cell", "gru", "--val-split", "0.1"])
+    result = run([str(seed_csv), "--out", str(out), "--device", "cpu", "--cell", "gru", "--val-split", "0.05"])
     assert result.exit_code == 0, result.output
     assert "accuracy 1.000" in result.output and f"wrote {out}" in result.output
     for name in ("model.pt", "config.json", "vocab.json", "metrics.csv", "plots/loss.png", "plots/accuracy.png"):
@@ -38,6 +38,18 @@ def test_bad_csv_is_one_line_and_exit_1(write_csv, tmp_path):
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1].endswith("qa.csv:2: empty answer")
     assert isinstance(result.exception, SystemExit)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_val_split_the_shipped_data_cannot_give_is_refused_in_one_line(tmp_path):
+    # 211 of its 218 answers have one question: a held-out one would have an answer never taught
+    result = run(["--out", str(tmp_path / "run"), "--val-split", "0.1", "--epochs", "1", "-q"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert result.output.splitlines()[-1] == (
+        "error: val_split 0.1 would hold out 22 of 218 questions, but only 7 can be: a held-out question needs "
+        "another question with its answer left in training, and 206 of 211 answers have one question. Give "
+        "--val-csv (questions reworded, as quality/default_reworded.csv is for the bundled data) or at most "
+        "--val-split 0.03")
     assert not (tmp_path / "run").exists()
 
 

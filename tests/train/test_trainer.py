@@ -55,9 +55,33 @@ def test_same_seed_gives_identical_weights_on_cpu(seed_pairs):
 
 
 def test_validation_split_and_metrics(seed_pairs):
-    result = train(seed_pairs, SMALL, TrainConfig(device="cpu", epochs=3, val_split=0.2, early_stop=False))
+    result = train(seed_pairs, SMALL, TrainConfig(device="cpu", epochs=3, val_split=0.05, early_stop=False))
     assert len(result.history) == 3
     assert all(m.val_loss is not None and 0 <= m.val_accuracy <= 1 for m in result.history)
+
+
+def test_a_split_holds_out_only_questions_whose_answer_keeps_a_training_question(seed_pairs):
+    from collections import Counter
+
+    from rnnqa.train.trainer import split_pairs
+
+    shared = {a for a, n in Counter(seed_pairs.answers).items() if n > 1}
+    for seed in range(5):
+        kept, held = split_pairs(seed_pairs, 0.05, seed)
+        assert len(held) == 4 and len(kept) == 86  # round(0.05 * 90)
+        assert set(held.answers) <= shared and set(held.answers) <= set(kept.answers)
+        assert sorted(kept.questions + held.questions) == sorted(seed_pairs.questions)  # none lost, none twice
+
+
+def test_a_split_that_would_hold_out_untaught_answers_is_refused_before_training(seed_pairs):
+    # 85 answers for 90 questions: only 5 questions can be held out with their answer still taught
+    with pytest.raises(ConfigError, match=r"val_split 0\.2 would hold out 18 of 90 questions, but only 5 can be.*"
+                                          r"81 of 85 answers have one question.*at most --val-split 0\.05"):
+        train(seed_pairs, SMALL, TrainConfig(device="cpu", epochs=1, val_split=0.2))
+    distinct = seed_pairs.select([i for i, a in enumerate(seed_pairs.answers)
+                                  if seed_pairs.answers.index(a) == i])  # one question per answer
+    with pytest.raises(ConfigError, match="no --val-split can"):
+        train(distinct, SMALL, TrainConfig(device="cpu", epochs=1, val_split=0.01))
 
 
 def test_validation_csv_with_an_unseen_answer_is_a_data_error(seed_pairs, write_csv):
