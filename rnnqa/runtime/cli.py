@@ -82,7 +82,7 @@ def main(questions: tuple[str, ...], bundle_dir: Path, as_json: bool, top_k: int
     source = questions or _stdin_lines(interactive)
     failed = False
     for question in source:
-        line, ok = _respond(model, question, as_json, top_k)
+        line, ok = _respond(model, question, as_json, top_k) if _is_utf8(question) else _not_utf8(question, as_json)
         failed |= not ok
         click.echo(line)
         sys.stdout.flush()
@@ -146,13 +146,36 @@ def _progress_bar() -> Iterator[Progress | None]:
 
 
 def _stdin_lines(interactive: bool):
+    """Standard input's lines, read as bytes and decoded as the command line is (UTF-8, a byte that is not
+    UTF-8 kept as a lone surrogate), so one rule judges both; a byte-order mark at the start is skipped."""
+    first = True
     while True:
         if interactive:
             click.echo(PROMPT, nl=False, err=True)
-        line = sys.stdin.readline()
-        if not line:
+        raw = sys.stdin.buffer.readline()
+        if not raw:
             return
-        yield line.rstrip("\r\n")
+        if first and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        first = False
+        yield raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
+
+
+def _is_utf8(question: str) -> bool:
+    """False when the question came with bytes that are not UTF-8 (Python keeps each as a lone surrogate)."""
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _not_utf8(question: str, as_json: bool) -> tuple[str, bool]:
+    """The error line for a question with bytes that are not UTF-8, as ``--input`` reports such a row."""
+    shown = question.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if as_json:
+        return json.dumps({"question": shown, "error": "not valid UTF-8"}, ensure_ascii=False), False
+    return "error: not valid UTF-8", False
 
 
 def _respond(model: QAModel, question: str, as_json: bool, top_k: int | None) -> tuple[str, bool]:

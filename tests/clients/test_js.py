@@ -103,3 +103,23 @@ def test_browser_page_agrees_with_python(cases):
     node_test({**cases, "RNNQA_CHROMIUM": chromium(), "RNNQA_SCREENSHOT_DIR": str(SCREENSHOTS)},
               "test/browser.test.js")
     assert (SCREENSHOTS / "page-answer.png").stat().st_size > 1000
+
+
+def test_stdin_bytes_that_are_not_utf8_get_the_same_error_line_from_both(cases):
+    """One rule for both qa-asks: a BOM at the start is skipped, a line that is not UTF-8 is an error line
+    (exit 1 at the end), the lines around it are answered; CRLF ends a line like LF."""
+    stdin = "\ufeffWhat is the capital of France?\r\n".encode() + b"caf\xe9\n" + b"\xff\xfe\nWho wrote Hamlet?"
+    bundle = cases["RNNQA_BUNDLE"]
+    for flags in ([], ["--json"]):
+        python = subprocess.run([str(QA_ASK), "--bundle", bundle, *flags], input=stdin, capture_output=True,
+                                timeout=120)
+        node = subprocess.run(["node", "bin/qa-ask.js", "--bundle", bundle, *flags], input=stdin,
+                              capture_output=True, timeout=120, cwd=ROOT / "clients" / "js")
+        assert python.returncode == node.returncode == 1, (python.stderr, node.stderr)
+        lines = python.stdout.decode().splitlines()
+        assert len(lines) == 4 and node.stdout.decode().splitlines() == lines
+        errors = [line for line in lines if "not valid UTF-8" in line]
+        assert len(errors) == 2
+        if flags:
+            assert json.loads(errors[0]) == {"question": "caf\ufffd", "error": "not valid UTF-8"}
+            assert "answer" in json.loads(lines[0]) and "answer" in json.loads(lines[3])

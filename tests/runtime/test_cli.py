@@ -52,6 +52,35 @@ def test_stdin_gives_exactly_one_line_per_input_line_and_keeps_going(bundle):
     assert records[1] == {"question": "", "error": "question is empty"}
 
 
+def test_a_line_that_is_not_utf8_is_an_error_line_as_in_input(bundle, tmp_path):
+    stdin = b"\xef\xbb\xbfWhat is the capital of Peru?\nWho \xff painted Guernica?\nWho wrote 'Hamlet'?\n"
+    result = ask(["--bundle", bundle], stdin)
+    assert result.exit_code == 1
+    assert result.output.splitlines() == ["Lima", "error: not valid UTF-8", "William Shakespeare"]
+    records = [json.loads(line) for line in ask(["--bundle", bundle, "--json"], stdin).output.splitlines()]
+    assert records[1] == {"question": "Who \ufffd painted Guernica?", "error": "not valid UTF-8"}
+    # --input reports the same row the same way
+    table = tmp_path / "q.csv"
+    table.write_bytes(b"question\n" + stdin.split(b"\n", 1)[1])
+    stored = ask(["--bundle", bundle, "--input", str(table), "--output", str(tmp_path / "a.jsonl")])
+    assert stored.exit_code == 1
+    rows = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert [r["error"] for r in rows] == ["not valid UTF-8", None]
+
+
+def test_a_command_line_question_that_is_not_utf8_is_an_error_line(bundle):
+    import os
+    import subprocess
+    import sys
+
+    code = "import sys; from rnnqa.runtime.cli import main; sys.argv[0] = 'qa-ask'; main()"
+    done = subprocess.run([sys.executable, "-c", code, "--bundle", bundle, b"Who \xff painted Guernica?",
+                           "What is the capital of Peru?"], capture_output=True, timeout=120,
+                          env={**os.environ, "LC_ALL": "C.UTF-8"})
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.decode().splitlines() == ["error: not valid UTF-8", "Lima"]
+
+
 def test_bad_bundle_is_one_line_on_stderr(bundle, tmp_path):
     broken = tmp_path / "b"
     shutil.copytree(bundle, broken)

@@ -69,7 +69,25 @@ async function respond(model, question, opts) {
   return [String(best), true];
 }
 
-/** Lines of standard input as Python's qa-ask reads them: split at "\n", trailing "\r" removed. */
+/** A line of standard input with bytes that are not UTF-8: an error line, as Python's qa-ask gives it. */
+class NotUtf8 {
+  constructor(bytes) {
+    this.shown = new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes); // U+FFFD for each bad sequence
+  }
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function decodeLine(bytes) {
+  try {
+    return strictUtf8.decode(bytes).replace(/[\r\n]+$/, '');
+  } catch {
+    return new NotUtf8(bytes);
+  }
+}
+
+/** Lines of standard input as Python's qa-ask reads them: bytes split at "\n", a byte-order mark at the start
+ * skipped, trailing "\r" and "\n" removed; a line that is not UTF-8 comes as a NotUtf8. */
 async function* stdinLines(interactive) {
   if (interactive) {
     const rl = createInterface({ input: process.stdin, output: process.stderr, prompt: '? ' });
@@ -80,14 +98,24 @@ async function* stdinLines(interactive) {
     }
     return;
   }
-  let pending = '';
-  process.stdin.setEncoding('utf8');
+  let pending = Buffer.alloc(0);
+  let first = true;
   for await (const chunk of process.stdin) {
-    const lines = (pending + chunk).split('\n');
-    pending = lines.pop();
-    for (const line of lines) yield line.replace(/\r+$/, '');
+    pending = Buffer.concat([pending, chunk]);
+    if (first && pending.length >= 3) {
+      if (pending[0] === 0xef && pending[1] === 0xbb && pending[2] === 0xbf) pending = pending.subarray(3);
+      first = false;
+    }
+    let end;
+    while ((end = pending.indexOf(0x0a)) !== -1) {
+      yield decodeLine(pending.subarray(0, end));
+      pending = pending.subarray(end + 1);
+    }
   }
-  if (pending) yield pending.replace(/\r+$/, '');
+  if (first && pending.length >= 3 && pending[0] === 0xef && pending[1] === 0xbb && pending[2] === 0xbf) {
+    pending = pending.subarray(3);
+  }
+  if (pending.length) yield decodeLine(pending);
 }
 
 async function main() {
@@ -114,7 +142,9 @@ async function main() {
   const source = opts.questions.length ? opts.questions : stdinLines(interactive);
   let failed = false;
   for await (const question of source) {
-    const [line, ok] = await respond(model, question, opts);
+    const [line, ok] = question instanceof NotUtf8
+      ? [opts.json ? pyJson({ question: question.shown, error: 'not valid UTF-8' }) : 'error: not valid UTF-8', false]
+      : await respond(model, question, opts);
     failed ||= !ok;
     process.stdout.write(`${line}\n`);
   }
