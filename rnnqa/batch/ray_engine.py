@@ -19,7 +19,7 @@ from pathlib import Path
 from rnnqa.batch.column import QUESTION_COLUMN, BatchAnswerer, answer_fields
 from rnnqa.batch.files import DEFAULT_BATCH_SIZE, Summary, check_output_path
 from rnnqa.batch.parquet_io import import_pyarrow
-from rnnqa.batch.table_io import check_columns, file_format, open_reader
+from rnnqa.batch.table_io import EXTENSIONS, check_columns, file_format, open_reader
 from rnnqa.errors import BatchError, ConfigError
 from rnnqa.fileio import atomic_directory
 from rnnqa.runtime.bundle import load_bundle
@@ -39,6 +39,14 @@ BLOCK_BYTES = 4 << 20  # Ray blocks of ~4 MiB: a one-file input still feeds ever
 _READ_CPUS = 1  # what one Ray read or write task asks for (Ray's default)
 
 
+def _directory_format(output: Path, output_format: str | None, source: str) -> str:
+    """The output directory's format: named, else its extension's, else the input's if Ray writes it, else
+    Parquet — a directory such as ``answered/`` has no extension to tell."""
+    if output_format is not None or output.suffix.lower() in EXTENSIONS:
+        return file_format(output, output_format)
+    return source if source in OUTPUT_FORMATS else "parquet"
+
+
 def answer_with_ray(bundle_dir: str | Path, input: str | Path, output: str | Path, *,
                     input_format: str | None = None, output_format: str | None = None,
                     batch_size: int = DEFAULT_BATCH_SIZE, workers: int | None = None, address: str | None = None,
@@ -50,8 +58,9 @@ def answer_with_ray(bundle_dir: str | Path, input: str | Path, output: str | Pat
         bundle_dir: the bundle; every Ray node must see it at this path.
         input: a CSV, JSON Lines or Parquet file with a ``question`` column (read with Arrow: every CSV
             column as text, JSON and Parquet types as Arrow reads them).
-        output: the directory to write (``part-*.parquet`` or ``part-*.csv``, by its extension or
-            ``output_format``), replaced atomically; an existing one must hold nothing but such files.
+        output: the directory to write (``part-*.parquet`` or ``part-*.csv``, by ``output_format``, else
+            its extension, else the input's format where it is one of those, else Parquet), replaced
+            atomically; an existing one must hold nothing but such files.
         batch_size: rows per ``map_batches`` batch.
         workers: answering actors; default the cluster's CPUs less one (at least one).
         address: an existing Ray cluster this process runs on (``auto``, on a head or worker node that sees
@@ -79,7 +88,8 @@ def answer_with_ray(bundle_dir: str | Path, input: str | Path, output: str | Pat
                          "machine's disk); run qa-ask on a node of the cluster with --address auto, with the "
                          "bundle, input and output on a filesystem shared at the same paths")
     input, output = Path(input).resolve(), Path(output).resolve()
-    source, target = file_format(input, input_format), file_format(output, output_format)
+    source = file_format(input, input_format)
+    target = _directory_format(output, output_format, source)
     if target not in OUTPUT_FORMATS:
         raise BatchError(f"{output}: --engine ray writes {' or '.join(OUTPUT_FORMATS)}, not {target}")
     check_output_path(input, output)

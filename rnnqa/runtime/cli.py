@@ -43,7 +43,7 @@ DEFAULT_BATCH_SIZE = 4096
 @click.option("--output", "output_path", type=click.Path(path_type=Path),
               help="With --input: the file to write (with --engine ray, a directory of files), replaced atomically.")
 @click.option("--input-format", type=click.Choice(FORMATS), help="With --input: its format (default: from the extension).")
-@click.option("--output-format", type=click.Choice(FORMATS), help="With --input: the output's format (default: from the extension).")
+@click.option("--output-format", type=click.Choice(FORMATS), help="With --input: the output's format (default: from the extension; a --engine ray directory without one: the input's, else parquet).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE,
               help="With --input: rows answered per onnxruntime call.")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local",

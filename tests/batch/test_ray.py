@@ -101,6 +101,17 @@ def test_jsonl_through_the_cli(cluster, bundle, tmp_path):
     assert pq.read_table(tmp_path / "out.parquet")["id"].to_pylist() == list(range(60))
 
 
+def test_a_directory_without_an_extension_gets_the_input_format(cluster, bundle, tmp_path):
+    (tmp_path / "in.csv").write_text("id,question\n0007,What is the capital of Peru?\n")
+    (tmp_path / "in.jsonl").write_text(json.dumps({"question": "What is the capital of Peru?"}) + "\n")
+    for name, parts in (("in.csv", "*.csv"), ("in.jsonl", "*.parquet")):  # Ray writes no JSON Lines
+        out = tmp_path / f"answered-{name[3:]}-out"
+        ray_engine.answer_with_ray(bundle, tmp_path / name, out, workers=1)
+        assert [p.name for p in out.iterdir()] and all(p.match(parts) for p in out.iterdir())
+    ray_engine.answer_with_ray(bundle, tmp_path / "in.csv", tmp_path / "named", output_format="parquet", workers=1)
+    assert pq.read_table(tmp_path / "named")["id"].to_pylist() == ["0007"]
+
+
 def test_refusals(cluster, bundle, source, tmp_path):
     with pytest.raises(BatchError, match="writes parquet or csv, not jsonl"):
         ray_engine.answer_with_ray(bundle, source[0], tmp_path / "out.jsonl")
