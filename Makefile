@@ -13,7 +13,7 @@ JS := clients/js
 JS_STAMP := $(JS)/node_modules/.package-lock.json
 WEB_PORT ?= 8000
 
-.PHONY: demo test install js bench bench-clients bench-serve bench-train bench-batch bench-edge web clean
+.PHONY: demo test install js docs-images bench bench-clients bench-serve bench-train bench-batch bench-edge web clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +82,12 @@ bench-edge: install
 # The page that answers in the browser, on http://127.0.0.1:$(WEB_PORT)/ (make demo first for a bundle).
 web: js
 	node clients/web/serve.js --bundle $(BUNDLE_DIR) --port $(WEB_PORT)
+
+# The two pictures in docs/: the page answering in Chromium (from its test) and qa-eval's reliability diagram.
+docs-images: install js
+	$(BIN)/qa-eval $(BUNDLE_DIR) --csv quality/default_reworded.csv --plot docs/images/reliability.png
+	$(BIN)/python -m pytest -q tests/clients/test_js.py -k browser
+	cp artifacts/test-screenshots/page-answer.png docs/images/page.png
 
 clean:
 	rm -rf $(VENV) $(BENTOML_VENV) $(JS)/node_modules artifacts/run artifacts/bundle artifacts/test-screenshots .pytest_cache

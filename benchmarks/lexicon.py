@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnqa.data.table import load_qa_csv
-from rnnqa.eval.eager import eager_probabilities
+from rnnqa.train.eager import eager_probabilities
 from rnnqa.eval.questions import read_near_misses
 from rnnqa.train.trainer import TrainConfig, train
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from rnnqa.bundle_format import DEFAULT_THRESHOLD
 from rnnqa.data.table import default_dataset_path, load_qa_csv
-from rnnqa.eval.eager import eager_probabilities
+from rnnqa.train.eager import eager_probabilities
 from rnnqa.eval.metrics import quality
 from rnnqa.eval.questions import DEFAULT_NEAR_MISS, DEFAULT_OOD, read_near_misses
 from rnnqa.train.trainer import TrainConfig, train

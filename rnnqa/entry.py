@@ -40,7 +40,7 @@ def qa_export() -> None:
 
 
 def qa_ask() -> None:
-    _run("rnnqa.runtime.cli", "qa-ask")
+    _run("rnnqa.ask.cli", "qa-ask")
 
 
 def qa_eval() -> None:

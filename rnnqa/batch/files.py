@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rnnqa.batch.column import answer_column
-from rnnqa.batch.table_io import Chunk, check_columns, file_format, open_reader, open_writer
+from rnnqa.batch.formats import open_reader, open_writer
+from rnnqa.batch.table_io import Chunk, check_columns, file_format
 from rnnqa.errors import BatchError, ConfigError
 from rnnqa.fileio import atomic_file
 from rnnqa.runtime.model import QAModel

@@ -19,7 +19,8 @@ from pathlib import Path
 from rnnqa.batch.column import QUESTION_COLUMN, BatchAnswerer, answer_fields
 from rnnqa.batch.files import DEFAULT_BATCH_SIZE, Summary, check_output_path
 from rnnqa.batch.parquet_io import import_pyarrow
-from rnnqa.batch.table_io import EXTENSIONS, check_columns, file_format, open_reader
+from rnnqa.batch.formats import open_reader
+from rnnqa.batch.table_io import EXTENSIONS, check_columns, file_format
 from rnnqa.errors import BatchError, ConfigError
 from rnnqa.fileio import atomic_directory
 from rnnqa.runtime.bundle import load_bundle

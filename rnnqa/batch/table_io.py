@@ -1,5 +1,6 @@
-"""Tables of stored questions on disk, read and written a chunk at a time: CSV and JSON Lines with the
-standard library, Parquet with pyarrow (:mod:`rnnqa.batch.parquet_io`, imported only for Parquet).
+"""Tables of stored questions on disk, read and written a chunk at a time: the chunk type, the reader and
+writer protocols every format follows, and CSV and JSON Lines with the standard library. Parquet, with
+pyarrow, is :mod:`rnnqa.batch.parquet_io`; :mod:`rnnqa.batch.formats` opens the right one for a format.
 
 A reader yields :class:`Chunk` objects of at most ``batch_size`` rows; a writer takes each chunk with its
 answer columns. Memory stays one chunk deep however large the file. A row that cannot be read (a JSON
@@ -97,30 +98,6 @@ def check_columns(path: Path, columns: Sequence[str]) -> None:
     if clashes:
         raise BatchError(f"{path}: already has column(s) {', '.join(clashes)}, which the output adds; rename "
                          "or drop them first")
-
-
-def open_reader(path: Path, fmt: str, batch_size: int) -> Reader:
-    """A reader of ``path`` in format ``fmt``, ``batch_size`` rows a chunk.
-
-    Raises:
-        BatchError: the file cannot be opened, or has no header (CSV), no JSON object (JSON Lines) or no
-            Parquet footer; pyarrow is missing for Parquet.
-    """
-    if fmt == "parquet":
-        from rnnqa.batch.parquet_io import ParquetReader
-
-        return ParquetReader(path, batch_size)
-    return (CsvReader if fmt == "csv" else JsonlReader)(path, batch_size)
-
-
-def open_writer(path: Path, fmt: str, columns: Sequence[str], schema: Any = None) -> Writer:
-    """A writer of ``path`` in format ``fmt``: the input ``columns`` then :data:`ANSWER_COLUMNS`.
-    ``schema`` is the input's Arrow schema when it is Parquet (kept in a Parquet output)."""
-    if fmt == "parquet":
-        from rnnqa.batch.parquet_io import ParquetTableWriter
-
-        return ParquetTableWriter(path, columns, schema)
-    return (CsvWriter if fmt == "csv" else JsonlWriter)(path, columns)
 
 
 def _open_input(path: Path, mode: str, **kwargs):

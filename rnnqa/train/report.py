@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnqa.data.table import QAPairs
-from rnnqa.eval.eager import eager_probabilities
+from rnnqa.train.eager import eager_probabilities
 from rnnqa.eval.metrics import Quality, pick_threshold, quality, sweep
 from rnnqa.eval.questions import read_near_misses, read_questions
 from rnnqa.train.trainer import TrainResult

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from rnnqa.errors import BatchError
 from rnnqa.batch import files as stored
 from rnnqa.runtime import QAModel
-from rnnqa.runtime.cli import main
+from rnnqa.ask.cli import main
 from rnnqa.batch.files import answer_file
 
 pa = pytest.importorskip("pyarrow")
@@ -330,14 +330,14 @@ def test_memory_stays_flat_on_a_million_rows(bundle, tmp_path, fmt):
 
 
 def test_importing_the_runtime_cli_does_not_import_the_batch_package():
-    code = "import sys, rnnqa.runtime.cli; print(sorted(m for m in sys.modules if m.startswith('rnnqa.batch')))"
+    code = "import sys, rnnqa.ask.cli; print(sorted(m for m in sys.modules if m.startswith('rnnqa.batch')))"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "[]"
 
 
 def test_the_cli_restates_the_batch_defaults_exactly():
     from rnnqa.batch import table_io
-    from rnnqa.runtime import cli
+    from rnnqa.ask import cli
 
     assert cli.FORMATS == table_io.FORMATS and cli.DEFAULT_BATCH_SIZE == stored.DEFAULT_BATCH_SIZE
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from rnnqa.errors import BatchError
 from rnnqa.runtime import QAModel
 from rnnqa.batch.column import BatchAnswerer
-from rnnqa.runtime.cli import main
+from rnnqa.ask.cli import main
 
 ray = pytest.importorskip("ray")
 pa = pytest.importorskip("pyarrow")

@@ -168,7 +168,7 @@ def test_every_readme_example_runs_as_printed(tmp_path, capsys):
         assert not REQUIRED, f"RNNQA_REQUIRE_JS=1 but Node is missing: {skipped} did not run"
     printed = dict(outputs)
     assert any(out.strip() == "Lima" for label, out in outputs if label.startswith('.venv/bin/qa-ask "What is the capital'))
-    assert "Pablo Picasso" in "".join(out for label, out in outputs if label == "a Python block")
+    assert "".join(out for label, out in outputs if label == "a Python block").startswith("Lima ")
     assert len((root / "answers.jsonl").read_text().splitlines()) == 3
     assert any("Lima" in out for label, out in outputs if label.startswith("curl"))
     if node:

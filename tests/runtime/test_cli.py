@@ -4,7 +4,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from rnnqa.runtime.cli import main
+from rnnqa.ask.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_a_command_line_question_that_is_not_utf8_is_an_error_line(bundle):
     import subprocess
     import sys
 
-    code = "import sys; from rnnqa.runtime.cli import main; sys.argv[0] = 'qa-ask'; main()"
+    code = "import sys; from rnnqa.ask.cli import main; sys.argv[0] = 'qa-ask'; main()"
     done = subprocess.run([sys.executable, "-c", code, "--bundle", bundle, b"Who \xff painted Guernica?",
                            "What is the capital of Peru?"], capture_output=True, timeout=120,
                           env={**os.environ, "LC_ALL": "C.UTF-8"})

@@ -23,13 +23,13 @@ def run_python(code: str) -> str:
 
 
 def test_importing_the_runtime_loads_nothing_heavy():
-    code = "import rnnqa.runtime, rnnqa.runtime.cli, rnnqa.batch.column, rnnqa.batch.files, rnnqa.batch.table_io"
+    code = "import rnnqa.runtime, rnnqa.ask.cli, rnnqa.batch.column, rnnqa.batch.files, rnnqa.batch.table_io"
     assert run_python(code).splitlines()[-1] == "HEAVY:"
 
 
 def test_running_qa_ask_loads_nothing_heavy(make_bundle):
     code = (
-        "from rnnqa.runtime.cli import main\n"
+        "from rnnqa.ask.cli import main\n"
         f"try:\n    main(['--bundle', {str(make_bundle('gru'))!r}, 'what is the capital of peru'])\n"
         "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
     )
@@ -44,7 +44,7 @@ def test_answering_a_csv_or_jsonl_file_loads_nothing_heavy(make_bundle, tmp_path
                       else '{"question": "What is the capital of Peru?"}\n')
     args = ["--bundle", str(make_bundle("gru")), "--input", str(source), "--output", str(tmp_path / f"out{suffix}")]
     code = (
-        "from rnnqa.runtime.cli import main\n"
+        "from rnnqa.ask.cli import main\n"
         f"try:\n    main({args!r})\n"
         "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
     )
@@ -60,7 +60,7 @@ def test_the_check_itself_sees_heavy_modules(module):
 def test_without_a_key_nothing_of_the_sign_extra_is_imported(make_bundle):
     """model_signing (and sigstore, cryptography, OpenSSL under it) load only when a public key is given."""
     code = (
-        "from rnnqa.runtime.cli import main\n"
+        "from rnnqa.ask.cli import main\n"
         f"try:\n    main(['--bundle', {str(make_bundle('gru'))!r}, 'what is the capital of peru'])\n"
         "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
         "print('SIGN:' + ','.join(sorted(m for m in sys.modules if m.split('.')[0] in "

@@ -319,7 +319,7 @@ def test_keys_made_with_openssl_work(make_bundle, tmp_path):
 def test_qa_ask_public_key(signed_bundle, make_bundle, make_keys):
     from click.testing import CliRunner
 
-    from rnnqa.runtime.cli import main
+    from rnnqa.ask.cli import main
 
     ok = CliRunner().invoke(main, ["--bundle", str(signed_bundle), "--public-key", str(make_keys()[1]), QUESTION])
     assert ok.exit_code == 0 and ok.output.strip() == str(QAModel.load(signed_bundle).answer(QUESTION)), ok.output

@@ -14,7 +14,7 @@ import click
 from rnnqa.cli_common import EXIT_ERROR, report_errors
 from rnnqa.runtime.model import QAModel
 
-if TYPE_CHECKING:  # rnnqa.batch depends on the runtime, not the other way: imported only for --input
+if TYPE_CHECKING:  # rnnqa.batch is imported only for --input, so that answering questions starts fast
     from rnnqa.batch.files import Progress, Summary
 
 DEFAULT_BUNDLE_DIR = Path("artifacts/bundle")
