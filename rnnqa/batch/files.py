@@ -82,7 +82,7 @@ def answer_file(model: QAModel | str | Path, input: str | Path, output: str | Pa
     try:
         check_columns(input, reader.columns)
         with atomic_file(output) as tmp:
-            writer = open_writer(tmp, target, reader.columns, reader.schema)
+            writer = open_writer(tmp, target, reader.columns, reader.schema, reader.kinds)
             try:
                 for chunk in reader:
                     answers = _answer(model, chunk)

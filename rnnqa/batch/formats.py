@@ -25,11 +25,13 @@ def open_reader(path: Path, fmt: str, batch_size: int) -> Reader:
     return (CsvReader if fmt == "csv" else JsonlReader)(path, batch_size)
 
 
-def open_writer(path: Path, fmt: str, columns: Sequence[str], schema: Any = None) -> Writer:
+def open_writer(path: Path, fmt: str, columns: Sequence[str], schema: Any = None,
+                kinds: dict[str, set[str]] | None = None) -> Writer:
     """A writer of ``path`` in format ``fmt``: the input ``columns`` then :data:`~rnnqa.batch.column.ANSWER_COLUMNS`.
-    ``schema`` is the input's Arrow schema when it is Parquet (kept in a Parquet output)."""
+    ``schema`` is the input's Arrow schema when it is Parquet, ``kinds`` a JSON Lines input's kinds of value
+    per column (both typing a Parquet output)."""
     if fmt == "parquet":
         from rnnqa.batch.parquet_io import ParquetTableWriter
 
-        return ParquetTableWriter(path, columns, schema)
+        return ParquetTableWriter(path, columns, schema, kinds)
     return (CsvWriter if fmt == "csv" else JsonlWriter)(path, columns)

@@ -5,6 +5,7 @@ Imported only when a Parquet file is read or written, so the base runtime never 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ class ParquetReader:
         except (OSError, self._pa.ArrowException) as exc:  # missing file; not Parquet (ArrowInvalid)
             raise BatchError(f"{path}: cannot read as Parquet: {exc}") from exc
         self.schema = self._file.schema_arrow
+        self.kinds = None
         self.columns = list(self.schema.names)
         self.total = self._file.metadata.num_rows
 
@@ -63,15 +65,22 @@ class ParquetTableWriter:
     """Parquet: the input's columns, then the answer columns (string, float64, bool, string).
 
     A Parquet input's columns keep their Arrow types (and the schema's metadata); a CSV input's are
-    strings; a JSON Lines input's take the types Arrow infers from the first chunk (string where a column
-    is all null there). A later value that does not fit its column's type makes its row a problem row
-    (that cell null, the row unanswered) rather than stopping the job.
+    strings. A JSON Lines input's columns are typed from the kinds of value the whole file holds
+    (``kinds``, from the reader's first pass), so no later chunk can disagree: booleans → bool, integers →
+    int64, numbers with a fraction (and integers float64 holds exactly) → float64, text → string, all null
+    → string; any other mix (text and numbers, integers beyond int64, …) → string, each non-text value as
+    its JSON text. Arrays and objects take the type Arrow infers from the first chunk (JSON text where the
+    first chunk has none); a later value that does not fit it stops the job with :class:`BatchError`
+    naming its row (the output is not written).
     """
 
-    def __init__(self, path: Path, columns: Sequence[str], schema: Any = None):
+    def __init__(self, path: Path, columns: Sequence[str], schema: Any = None,
+                 kinds: dict[str, set[str]] | None = None):
         self._pa, self._pq = import_pyarrow()
-        self.path, self._columns, self._schema = path, list(columns), None
+        self.path, self._columns, self._schema, self._kinds = path, list(columns), None, kinds
         self._writer = None
+        self._rows = 0  # rows written before this chunk, for the row number in an error
+        self._text: set[int] = set()  # columns written as text, their non-text values as JSON text
         if schema is not None:
             self._schema = self._pa.schema([*schema, *answer_fields(self._pa)], metadata=schema.metadata)
 
@@ -81,39 +90,51 @@ class ParquetTableWriter:
             inputs = list(chunk.batch.columns)
         else:
             if self._schema is None:
-                self._schema = pa.schema([*map(pa.field, self._columns, self._infer(chunk.columns)),
+                self._schema = pa.schema([*map(pa.field, self._columns, self._types(chunk.columns)),
                                           *answer_fields(pa)])
-            inputs = [self._fit(values, f, answers) for values, f in zip(chunk.columns, self._schema)]
+            inputs = [self._fit(i, values, f) for i, (values, f) in enumerate(zip(chunk.columns, self._schema))]
         arrays = [*inputs, *(pa.array(answers[f.name], f.type) for f in answer_fields(pa))]
         self._open().write_batch(pa.RecordBatch.from_arrays(arrays, schema=self._schema))
+        self._rows += len(chunk.questions)
 
-    def _infer(self, columns: Sequence[Sequence[Any]]) -> list:
+    def _types(self, columns: Sequence[Sequence[Any]]) -> list:
         pa, types = self._pa, []
-        for values in columns:
-            try:
-                kind = pa.array(values).type
-            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-                kind = pa.array([next(v for v in values if v is not None)]).type  # mixed: the first value's
-            types.append(pa.string() if pa.types.is_null(kind) else kind)
+        for i, (name, values) in enumerate(zip(self._columns, columns)):
+            kinds = None if self._kinds is None else frozenset(self._kinds.get(name, set()) - {"null"})
+            if kinds is None or (kinds in (_ARRAYS, _OBJECTS) and any(v is not None for v in values)):
+                types.append(self._infer(values))  # what Arrow infers from this first chunk
+            elif kinds in _SCALAR:
+                types.append(getattr(pa, _SCALAR[kinds])())
+            else:  # all null, a mix no one type holds, or arrays/objects the first chunk never had: text
+                if kinds:
+                    self._text.add(i)
+                types.append(pa.string())
         return types
 
-    def _fit(self, values: Sequence[Any], f, answers: dict[str, list]):
-        """``values`` as an array of ``f.type``; a value that does not fit is null and its row a problem."""
+    def _infer(self, values: Sequence[Any]):
         pa = self._pa
+        try:
+            kind = pa.array(values).type
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            kind = pa.array([next(v for v in values if v is not None)]).type  # mixed: the first value's
+        return pa.string() if pa.types.is_null(kind) else kind
+
+    def _fit(self, i: int, values: Sequence[Any], f):
+        """``values`` as an array of ``f.type``; a value that does not fit stops the job, naming its row."""
+        pa = self._pa
+        if i in self._text:
+            values = [v if v is None or type(v) is str else json.dumps(v, ensure_ascii=False) for v in values]
         try:
             return pa.array(values, f.type)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
             pass
-        fitted = []
-        for i, value in enumerate(values):
+        for row, value in enumerate(values, self._rows + 1):
             try:
                 pa.array([value], f.type)
             except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-                answers["answer"][i] = answers["confidence"][i] = answers["known"][i] = None
-                answers["error"][i] = f"column {f.name!r}: {_short(value)} is not {f.type} like the first rows"
-                value = None
-            fitted.append(value)
-        return pa.array(fitted, f.type)
+                raise BatchError(f"row {row}: column {f.name!r}: {_short(value)} does not fit {f.type}, the type "
+                                 f"of its first rows; write JSON Lines or CSV to keep this column as it is") from None
+        raise BatchError(f"column {f.name!r}: its values do not fit {f.type}")
 
     def _open(self):
         if self._writer is None:
@@ -125,6 +146,13 @@ class ParquetTableWriter:
             pa = self._pa
             self._schema = pa.schema([*(pa.field(c, pa.string()) for c in self._columns), *answer_fields(pa)])
         self._open().close()
+
+
+# A column's Arrow type from the kinds of its non-null JSON values in the whole file (pyarrow's factory name).
+_SCALAR = {frozenset({"bool"}): "bool_", frozenset({"int"}): "int64", frozenset({"int64"}): "int64",
+           frozenset({"int", "int64"}): "int64", frozenset({"float"}): "float64",
+           frozenset({"int", "float"}): "float64", frozenset({"str"}): "string"}
+_ARRAYS, _OBJECTS = frozenset({"list"}), frozenset({"dict"})
 
 
 def _short(value: object) -> str:

@@ -54,6 +54,7 @@ class Reader(Protocol):
     columns: list[str]  # the input's column names, in file order
     total: int  # the end of progress, in the unit of Chunk.done
     schema: Any  # the input's pyarrow.Schema (Parquet), else None
+    kinds: dict[str, set[str]] | None  # JSON Lines: the kinds of value each column holds in the whole file
 
     def __iter__(self) -> Iterator[Chunk]: ...
 
@@ -113,6 +114,7 @@ class CsvReader:
     a row with a problem (the bad bytes shown as U+FFFD)."""
 
     schema = None
+    kinds = None
 
     def __init__(self, path: Path, batch_size: int):
         self.path, self._batch_size = path, batch_size
@@ -202,7 +204,7 @@ class JsonlReader:
 
     def __init__(self, path: Path, batch_size: int):
         self.path, self._batch_size = path, batch_size
-        self.columns = _all_keys(path)
+        self.columns, self.kinds = _all_keys(path)
         self._fh = _open_input(path, "rb")
         self.total = os.fstat(self._fh.fileno()).st_size
 
@@ -235,13 +237,21 @@ class JsonlReader:
         self._fh.close()
 
 
-def _all_keys(path: Path) -> list[str]:
-    """The keys of every JSON object in ``path``, in order of first appearance; one line in memory at a time.
+# A JSON value's kind, as the first pass records it for each key: what a typed output (Parquet) must hold.
+# "int" is one that float64 holds exactly, "int64" one only int64 holds, "bigint" one neither holds.
+EXACT_FLOAT_INT = 2**53
+INT64 = (-2**63, 2**63 - 1)
+
+
+def _all_keys(path: Path) -> tuple[list[str], dict[str, set[str]]]:
+    """The keys of every JSON object in ``path``, in order of first appearance, and the kinds of value each
+    key holds anywhere in the file (``null``, ``bool``, ``int``, ``int64``, ``bigint``, ``float``, ``str``,
+    ``list``, ``dict``); one line in memory at a time.
 
     Raises:
         BatchError: the file cannot be opened or holds no JSON object.
     """
-    keys: dict[str, None] = {}  # an ordered set
+    keys: dict[str, set[str]] = {}  # ordered
     found = False
     with _open_input(path, "rb") as fh:
         for line in fh:
@@ -251,11 +261,20 @@ def _all_keys(path: Path) -> list[str]:
                 continue
             if type(record) is dict:
                 found = True
-                if not record.keys() <= keys.keys():
-                    keys.update(dict.fromkeys(record))
+                for key, value in record.items():
+                    keys.setdefault(key, set()).add(_value_kind(value))
     if not found:
         raise BatchError(f"{path}: no JSON object in the file, so no {QUESTION_COLUMN!r} key")
-    return list(keys)
+    return list(keys), keys
+
+
+def _value_kind(value: object) -> str:
+    kind = type(value)
+    if kind is int:
+        if -EXACT_FLOAT_INT <= value <= EXACT_FLOAT_INT:
+            return "int"
+        return "int64" if INT64[0] <= value <= INT64[1] else "bigint"
+    return {type(None): "null", bool: "bool", float: "float", str: "str", list: "list", dict: "dict"}[kind]
 
 
 def _json_kind(value: object) -> str:

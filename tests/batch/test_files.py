@@ -188,14 +188,32 @@ def test_csv_to_parquet_and_parquet_to_csv(model, tmp_path):
     assert [r["question"] for r in back] == QUESTIONS and back[0]["answer"] == "Lima" and back[0]["known"] == "true"
 
 
-def test_jsonl_to_parquet_types_from_the_first_chunk(model, tmp_path):
-    records = [{"id": 1, "question": "What is the capital of Peru?"}, {"id": 2, "question": "Who wrote 'Hamlet'?"},
-               {"id": "three", "question": "What is the capital of Peru?"}]
+def test_jsonl_to_parquet_types_come_from_the_whole_file(model, tmp_path):
+    """A later chunk never meets a type it does not fit: each column's type is what its values hold in the
+    whole file (ints and floats → float64, other mixes → text with JSON text for non-strings), never data lost."""
+    records = [{"id": 1, "score": 1, "flag": True, "question": "What is the capital of Peru?"},
+               {"id": 2, "score": 2, "flag": False, "question": "Who wrote 'Hamlet'?"},
+               {"id": "three", "score": 2.5, "flag": None, "late": {"a": [1]}, "question": "What is the capital of Peru?"},
+               {"id": 2**70, "score": None, "flag": True, "question": "Who wrote 'Hamlet'?"}]
     (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     summary = answer_file(model, tmp_path / "in.jsonl", tmp_path / "out.parquet", batch_size=2)
-    out = pq.read_table(tmp_path / "out.parquet").to_pylist()
-    assert [r["id"] for r in out] == [1, 2, None] and out[2]["error"].startswith("column 'id': 'three' is not int64")
-    assert out[2]["answer"] is None and summary.errors == 1
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert [str(table.schema.field(c).type) for c in ("id", "score", "flag", "late")] == ["string", "double", "bool", "string"]
+    out = table.to_pylist()
+    assert [r["id"] for r in out] == ["1", "2", "three", str(2**70)]
+    assert [r["score"] for r in out] == [1.0, 2.0, 2.5, None] and [r["flag"] for r in out] == [True, False, None, True]
+    assert [r["late"] for r in out] == [None, None, '{"a": [1]}', None]  # an object first seen late: its JSON text
+    assert summary.errors == 0 and [r["answer"] for r in out][0] == "Lima"
+
+
+def test_jsonl_to_parquet_an_array_that_does_not_fit_the_first_rows_stops_the_job_naming_its_row(model, tmp_path):
+    records = [{"tags": [1, 2], "question": "What is the capital of Peru?"}, {"tags": [3], "question": "Who wrote 'Hamlet'?"},
+               {"tags": ["x"], "question": "What is the capital of Peru?"}]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (tmp_path / "out.parquet").write_bytes(b"previous")
+    with pytest.raises(BatchError, match=r"row 3: column 'tags': \['x'\] does not fit list<item: int64>"):
+        answer_file(model, tmp_path / "in.jsonl", tmp_path / "out.parquet", batch_size=2)
+    assert (tmp_path / "out.parquet").read_bytes() == b"previous"
 
 
 def test_missing_question_column_and_clashing_columns_are_refused(model, tmp_path):
