@@ -40,6 +40,12 @@ BLOCK_BYTES = 4 << 20  # Ray blocks of ~4 MiB: a one-file input still feeds ever
 _READ_CPUS = 1  # what one Ray read or write task asks for (Ray's default)
 
 
+# Answering actors are not restarted: Ray restarts an actor whose constructor arguments sit in the object
+# store unreliably (ray-project/ray#53727) and logs a line per actor saying so. A lost actor fails the job
+# and, the output being staged, leaves the previous one as it was; run it again.
+NO_RESTARTS = {"max_restarts": 0}
+
+
 def _directory_format(output: Path, output_format: str | None, source: str) -> str:
     """The output directory's format: named, else its extension's, else the input's if Ray writes it, else
     Parquet — a directory such as ``answered/`` has no extension to tell."""
@@ -108,9 +114,12 @@ def answer_with_ray(bundle_dir: str | Path, input: str | Path, output: str | Pat
         answerer = {"bundle_dir": str(Path(bundle_dir).resolve()), "column": QUESTION_COLUMN, "threshold": threshold,
                     "threads": threads, "public_key": None if key is None else str(key.path.resolve())}
         with _data_context(progress), atomic_directory(output, overwrite=True, error=BatchError) as staging:
-            dataset = _read(input, source, reader.columns).map_batches(
-                BatchAnswerer, fn_constructor_kwargs=answerer, batch_format="pyarrow", batch_size=batch_size,
-                compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=_actor_cpus(cpus, workers))
+            with warnings.catch_warnings():  # Ray 2.60 deprecates ray_remote_args (gone in 2.64) with no
+                warnings.simplefilter("ignore", DeprecationWarning)  # named max_restarts to replace it yet
+                dataset = _read(input, source, reader.columns).map_batches(
+                    BatchAnswerer, fn_constructor_kwargs=answerer, batch_format="pyarrow", batch_size=batch_size,
+                    compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=_actor_cpus(cpus, workers),
+                    **NO_RESTARTS)
             sink = OrderedFileSink(str(staging), target)
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", category=UserWarning, module=r"ray\.data")

@@ -235,3 +235,17 @@ def test_a_refused_bundle_stops_the_job_in_the_driver(make_bundle, make_keys, si
     assert not (tmp_path / "out.parquet").exists()
     answerer = BatchAnswerer(signed_bundle, public_key=make_keys()[1])  # what each actor builds
     assert answerer.model.bundle.signed_by
+
+
+def test_a_default_run_prints_only_its_summary(bundle, tmp_path):
+    """No line per actor from Ray (max_restarts, ray#53727) and no deprecation warning: a user sees the summary."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "in.csv").write_text("question\nWhat is the capital of Peru?\nWho wrote 'Hamlet'?\n")
+    result = subprocess.run([str(Path(sys.executable).parent / "qa-ask"), "--bundle", str(bundle), "--input",
+                             str(tmp_path / "in.csv"), "--output", str(tmp_path / "out"), "--engine", "ray",
+                             "--workers", "2"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines() == [f"2 row(s) answered, 0 with errors → {tmp_path / 'out'}"]
