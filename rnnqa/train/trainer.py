@@ -392,7 +392,7 @@ def _stacked_loss(logits: torch.Tensor, rows: list, label_smoothing: float) -> t
     the answer, or to uniform — "none of the answers in particular" — for rows without labels (over the
     ``counted`` rows only, where given). One log-softmax over every row: slicing the logits per kind made
     backward write a zero gradient of the whole (rows, answers) size per slice, 45% of a step at 20k
-    answers (BENCHMARKS.md, "Training throughput")."""
+    answers (measured with a profiler)."""
     device = logits.device
     targets, to_answer, weights = [], [], []
     for part_ids, _, weight, part_labels, counted in rows:

@@ -140,7 +140,7 @@ def _alive(pid: int) -> bool:
 
 def test_the_shared_socket_says_it_is_tcp_so_asyncio_turns_nagle_off():
     """asyncio sets TCP_NODELAY only on accepted sockets whose protocol is IPPROTO_TCP; a socket made with
-    proto 0 had every small response wait for a delayed ACK (1.4k req/s instead of 13k, BENCHMARKS.md)."""
+    proto 0 had every small response wait for a delayed ACK (1.4k req/s instead of 13k, measured under wrk)."""
     import socket
 
     from rnnqa.serve.workers import _listen
