@@ -49,6 +49,8 @@ def tokenizer_from_json(spec: dict) -> Tokenizer:
     if not isinstance(spec, dict) or not isinstance(spec.get("kind"), str):
         raise ConfigError(f"tokenizer spec must be an object with a 'kind', got {str(spec)[:80]!r}")
     version = spec.get("version", 1)
+    if isinstance(version, bool):  # true == 1 in Python: not the version-1 rule
+        raise ConfigError(f"tokenizer version {version!r} is not supported")
     if version == 1:
         return LegacyTokenizer(spec["kind"])
     if version in TOKENIZER_VERSIONS:
@@ -150,7 +152,7 @@ class Vocabulary:
             pad_id, unk_id = data["pad_id"], data["unk_id"]
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"vocabulary JSON lacks field {exc}") from exc
-        if (pad_id, unk_id) != (PAD_ID, UNK_ID):
+        if (pad_id, unk_id) != (PAD_ID, UNK_ID) or type(pad_id) is not int or type(unk_id) is not int:
             raise ConfigError(f"vocabulary must use pad_id={PAD_ID}, unk_id={UNK_ID}")
         if not _all_str(tokens) or not _all_str(answers):
             raise ConfigError("vocabulary 'tokens' and 'answers' must be lists of strings")

@@ -91,7 +91,7 @@ class DeclaredTokenizer:
         self._declaration = declaration
         try:
             self.kind = _field(declaration, "kind", str)
-            self._map = {_code_point(k): _check_str(v, f"map[{k!r}]")
+            self._map = {_map_key(k): _check_str(v, f"map[{k!r}]")
                          for k, v in _field(declaration, "map", dict).items()}
             self._letters = _Ranges(_field(declaration, "letters", list), "letters")
             self._digits = _Ranges(_field(declaration, "digits", list), "digits")
@@ -107,12 +107,14 @@ class DeclaredTokenizer:
         if declaration.get("spec") != SPEC or declaration.get("version") not in VERSIONS:
             raise ConfigError(f"tokenizer declaration must have spec {SPEC!r} and version {VERSION} or {ALIAS_VERSION}")
         self.version = declaration["version"]
-        if self.is_word_char(ord(_SEPARATOR)) or self._space.overlaps(self._letters, self._digits):
+        if self._space.overlaps(self._letters, self._digits):
             raise ConfigError("tokenizer declaration: space characters must not be letters or digits")
-        # The joiners' stand-in inside str.translate: any character that is not a word character.
-        self._joiner = next((chr(c) for c in _JOINER_MARKERS if not self.is_word_char(c)), None)
-        if self._joiners and self._joiner is None:
-            raise ConfigError("tokenizer declaration: too many word characters to mark joiners")
+        if self.char_class(ord(_SEPARATOR)) != "separator":
+            raise ConfigError("tokenizer declaration: U+0020 (space) must be a separator, not a joiner, letter or digit")
+        # The joiners' stand-in inside str.translate: a character that is not a word character, or else the
+        # lowest joiner (never U+0020): a joiner is always written as the stand-in, so it is never ambiguous.
+        self._joiner = next((chr(c) for c in _JOINER_MARKERS if not self.is_word_char(c)),
+                            chr(min(self._joiners)) if self._joiners else None)
         self._translation = _Translation(self._translate_code_point)
         # ASCII text (most questions) goes through a plain dict: str.translate's fast path (~40% faster).
         self._ascii = {code: self._translate_code_point(code) for code in range(128)}
@@ -261,6 +263,8 @@ class _Ranges:
     """Sorted, disjoint, inclusive code point ranges with an O(log n) membership test."""
 
     def __init__(self, ranges: Sequence, name: str):
+        if not all(isinstance(r, list) and len(r) == 2 for r in ranges):
+            raise ValueError(f"{name} must be [first, last] pairs of integer code points")
         pairs = [(_code_point(lo), _code_point(hi)) for lo, hi in ranges]
         if any(lo > hi for lo, hi in pairs) or any(a[1] >= b[0] for a, b in zip(pairs, pairs[1:])):
             raise ValueError(f"{name} must be sorted, disjoint [first, last] ranges")
@@ -279,18 +283,23 @@ def _field(declaration: dict, name: str, kind: type):
     if not isinstance(declaration, dict):
         raise TypeError("must be a JSON object")
     value = declaration.get(name)
-    if not isinstance(value, kind):
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):  # true is not an integer
         raise TypeError(f"{name!r} must be a {kind.__name__}, got {type(value).__name__}")
     return value
 
 
-def _code_point(value: int | str) -> int:
-    if isinstance(value, str) and not _HEX_KEY.fullmatch(value):
-        raise ValueError(f"not a code point: {value!r} (lower-case hexadecimal, no prefix, no leading zeros)")
-    code = int(value, 16) if isinstance(value, str) else value
-    if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code <= MAX_CODE_POINT:
-        raise ValueError(f"not a code point: {value!r}")
-    return code
+def _map_key(key: str) -> int:
+    """A ``map`` key: the code point in lower-case hexadecimal, no prefix, no padding ("df", "1d400")."""
+    if not _HEX_KEY.fullmatch(key):
+        raise ValueError(f"not a code point: {key!r} (lower-case hexadecimal, no prefix, no leading zeros)")
+    return _code_point(int(key, 16), key)
+
+
+def _code_point(value: object, written: object = None) -> int:
+    """A code point written as a JSON integer (ranges, joiners): not a string, not true, not 97.0."""
+    if type(value) is not int or not 0 <= value <= MAX_CODE_POINT:
+        raise ValueError(f"not a code point: {value if written is None else written!r} (an integer 0 to 0x10FFFF)")
+    return value
 
 
 def _check_str(value: object, where: str) -> str:
@@ -322,6 +331,7 @@ def _stem_rules(stem: dict) -> tuple[int, tuple[_StemRule, ...]]:
                   r.get("except_suffix"))
         for r in _field(stem, "rules", list)
     )
-    if any(not r.suffix or (r.except_suffix is not None and not isinstance(r.except_suffix, str)) for r in rules):
-        raise ValueError("stem rules need a non-empty suffix and an optional string except_suffix")
+    if any(not r.suffix or (r.except_suffix is not None and not (isinstance(r.except_suffix, str) and r.except_suffix))
+           for r in rules):
+        raise ValueError("stem rules need a non-empty suffix and an optional non-empty string except_suffix")
     return min_length, rules

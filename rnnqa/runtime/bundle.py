@@ -81,7 +81,8 @@ def load_bundle(bundle_dir: str | Path, *, public_key: PublicKey | None = None) 
     if public_key is not None:  # the bytes read above, not the files again: what is verified is what is used
         verify_signature(root, {**contents, MANIFEST_FILE: manifest_bytes}, public_key)
     try:
-        vocab = Vocabulary.from_json(json.loads(contents[VOCAB_FILE].decode("utf-8")))
+        vocab = Vocabulary.from_json(json.loads(contents[VOCAB_FILE].decode("utf-8"), parse_float=_integers_only,
+                                                parse_constant=_not_json))
     except (ValueError, ConfigError, RecursionError) as exc:
         raise BundleError(VOCAB_FILE, f"not a valid vocabulary: {exc}") from exc
     _check_agreement(manifest, vocab, contents[ONNX_FILE])
@@ -89,6 +90,17 @@ def load_bundle(bundle_dir: str | Path, *, public_key: PublicKey | None = None) 
     gate = _check_single(manifest, vocab, single, contents.get(GATE_FILE))
     return Bundle(root, manifest, vocab, contents[ONNX_FILE], public_key.fingerprint if public_key else None,
                   contents.get(ORT_FILE), single, gate)
+
+
+def _integers_only(literal: str) -> None:
+    """vocab.json holds no number but integers written as such: 97.0 and 1e2 are refused, in every runtime
+    (docs/tokenizer.md), since some JSON readers cannot tell 97.0 from 97 and others refuse it as an integer."""
+    raise ValueError(f"the number {literal} is not written as an integer (every number in {VOCAB_FILE} is one)")
+
+
+def _not_json(literal: str) -> None:
+    """NaN, Infinity and -Infinity, which Python's json reads and JSON (and JavaScript) has not."""
+    raise ValueError(f"{literal} is not JSON")
 
 
 def _regular_files(root: Path) -> set[str]:

@@ -46,12 +46,14 @@ export const OUTPUT_NAMES = ['logits', 'probabilities', 'answer_index', 'confide
 
 /** The manifest, checked: format, version, files, max_len, threshold. */
 export function parseManifest(bytes) {
-  const manifest = parseJson(MANIFEST_FILE, bytes);
+  let written = [];
+  const manifest = parseJson(MANIFEST_FILE, bytes, (numbers) => { written = numbers; });
+  const notInteger = (name) => written.find(([, key, depth]) => key === name && depth === 1)?.[0];
   if (manifest === null || typeof manifest !== 'object' || manifest.format !== FORMAT_NAME) {
     throw new BundleError(MANIFEST_FILE, `not an ${FORMAT_NAME} manifest`);
   }
-  if (!FORMAT_VERSIONS.includes(manifest.format_version)) {
-    throw new BundleError(MANIFEST_FILE, `unsupported format version ${JSON.stringify(manifest.format_version)} ` +
+  if (!FORMAT_VERSIONS.includes(manifest.format_version) || notInteger('format_version')) { // not 3.0, as in Python
+    throw new BundleError(MANIFEST_FILE, `unsupported format version ${notInteger('format_version') ?? JSON.stringify(manifest.format_version)} ` +
       `(this runtime reads ${FORMAT_VERSIONS.join(' and ')}; export the run again with a current qa-export)`);
   }
   const optional = manifest.format_version === 3 ? OPTIONAL_FILES.filter((f) => !FORMAT_4_FILES.includes(f)) : OPTIONAL_FILES;
@@ -67,6 +69,7 @@ export function parseManifest(bytes) {
     throw new BundleError(MANIFEST_FILE, `'files' must list the sha256 of exactly ${expected.join(', ')} ` +
       `(and ${optional.join(', ')} when present)`);
   }
+  if (notInteger('max_len')) throw new BundleError(MANIFEST_FILE, "missing or invalid 'max_len'");
   if (!Number.isInteger(manifest.max_len) || manifest.max_len < 1 || typeof manifest.threshold !== 'number' ||
       !(manifest.threshold >= 0 && manifest.threshold <= 1)) {
     throw new BundleError(MANIFEST_FILE, "'max_len' must be ≥ 1 and 'threshold' in [0, 1]");
@@ -87,7 +90,12 @@ export async function checkBundle(manifest, contents) {
       throw new BundleError(name, 'sha256 mismatch — the bundle was modified or is incomplete');
     }
   }
-  const vocab = parseVocab(parseJson(VOCAB_FILE, contents[VOCAB_FILE]));
+  const vocab = parseVocab(parseJson(VOCAB_FILE, contents[VOCAB_FILE], (numbers) => {
+    if (numbers.length) { // every number in vocab.json is an integer written as one (docs/tokenizer.md), as in Python
+      throw new BundleError(VOCAB_FILE, `not a valid vocabulary: the number ${numbers[0][0]} is not written as an ` +
+        `integer (every number in ${VOCAB_FILE} is one)`);
+    }
+  }));
   const model = manifest.model ?? {};
   if (model.vocab_size !== vocab.tokens.length || model.num_answers !== vocab.answers.length) {
     throw new BundleError(VOCAB_FILE, `${vocab.tokens.length} tokens / ${vocab.answers.length} answers, but the ` +
@@ -209,16 +217,70 @@ function parseVocab(data) {
   }
   const index = new Map(data.tokens.map((token, id) => [token, id]));
   if (index.size !== data.tokens.length) throw new BundleError(VOCAB_FILE, 'not a valid vocabulary: tokens repeat');
+  for (const [key, value] of tokenizer.aliases) { // as Python's Vocabulary: an alias leads from outside onto a token
+    if (!index.has(value) || index.has(key)) {
+      throw new BundleError(VOCAB_FILE, `not a valid vocabulary: tokenizer alias ${JSON.stringify(key)} → ` +
+        `${JSON.stringify(value)}: an alias maps a word outside the vocabulary onto a vocabulary token`);
+    }
+  }
   if (data.answers.length === 0 || new Set(data.answers).size !== data.answers.length) {
     throw new BundleError(VOCAB_FILE, 'not a valid vocabulary: answers must be non-empty and unique');
   }
   return { tokens: data.tokens, answers: data.answers, padId: 0, unkId: 1, index, tokenizer };
 }
 
-function parseJson(name, bytes) {
+/** JSON in UTF-8, without a byte order mark (refused, as Python's json refuses it). `check`, given the numbers
+ * written in it with a fraction or an exponent, may refuse it: JSON.parse reads 97.0 as 97, which Python (and
+ * typed languages) refuse where an integer is due. */
+function parseJson(name, bytes, check = null) {
+  let text;
+  let data;
   try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    data = JSON.parse(text);
   } catch (error) {
     throw new BundleError(name, `not valid JSON: ${error.message}`);
   }
+  if (check) check(nonIntegerNumbers(text));
+  return data;
+}
+
+/**
+ * The numbers of the valid JSON `text` written with a fraction or an exponent, as [literal, key, depth]: key is
+ * the object key whose value the number is (null in an array), depth 1 the top-level object or array.
+ */
+function nonIntegerNumbers(text) {
+  const found = [];
+  let depth = 0;
+  let inObject = [];
+  let key = null;
+  let string = null;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      string = text.slice(i, j + 1);
+      i = j;
+    } else if (c === ':') {
+      key = JSON.parse(string);
+    } else if (c === '{' || c === '[') {
+      depth += 1;
+      inObject = [...inObject, c === '{'];
+      key = null;
+    } else if (c === '}' || c === ']' || c === ',') {
+      if (c !== ',') {
+        depth -= 1;
+        inObject = inObject.slice(0, -1);
+      }
+      key = null;
+    } else if (c === '-' || (c >= '0' && c <= '9')) {
+      let j = i;
+      while (j < text.length && '+-0123456789.eE'.includes(text[j])) j += 1;
+      const literal = text.slice(i, j);
+      if (/[.eE]/.test(literal)) found.push([literal, inObject[depth - 1] ? key : null, depth]);
+      i = j - 1;
+    }
+  }
+  return found;
 }

@@ -21,12 +21,26 @@ class Ranges {
     this.starts = new Uint32Array(ranges.length);
     this.ends = new Uint32Array(ranges.length);
     ranges.forEach((range, i) => {
-      if (!Array.isArray(range) || range.length !== 2) throw new TypeError(`'${name}' must be [first, last] pairs`);
+      if (!Array.isArray(range) || range.length !== 2) {
+        throw new TypeError(`'${name}' must be [first, last] pairs of integer code points`);
+      }
       const [lo, hi] = range.map((c) => codePoint(c));
       if (lo > hi || (i > 0 && lo <= this.ends[i - 1])) throw new TypeError(`'${name}' must be sorted, disjoint ranges`);
       this.starts[i] = lo;
       this.ends[i] = hi;
     });
+  }
+
+  /** Whether a code point is in both these ranges and `other`. @param {Ranges} other */
+  overlaps(other) {
+    let i = 0;
+    let j = 0;
+    while (i < this.starts.length && j < other.starts.length) {
+      if (this.ends[i] < other.starts[j]) i += 1;
+      else if (other.ends[j] < this.starts[i]) j += 1;
+      else return true;
+    }
+    return false;
   }
 
   /** @param {number} code */
@@ -73,16 +87,23 @@ export class DeclaredTokenizer {
     }
     const { map, joiners, stem } = declaration;
     if (map === null || typeof map !== 'object' || Array.isArray(map)) throw new TypeError("'map' must be an object");
-    this.kind = String(declaration.kind);
+    if (typeof declaration.kind !== 'string') throw new TypeError("'kind' must be a string");
+    this.kind = declaration.kind;
     this.map = new Map(Object.entries(map).map(([key, value]) => {
       if (typeof value !== 'string') throw new TypeError(`map[${key}] must be a string`);
-      return [codePoint(key), value];
+      return [mapKey(key), value];
     }));
     this.letters = new Ranges(declaration.letters, 'letters');
     this.digits = new Ranges(declaration.digits, 'digits');
     this.space = new Ranges(declaration.space, 'space');
+    if (this.space.overlaps(this.letters) || this.space.overlaps(this.digits)) {
+      throw new TypeError('space characters must not be letters or digits');
+    }
     if (!Array.isArray(joiners)) throw new TypeError("'joiners' must be a list");
     this.joiners = new Set(joiners.map((c) => codePoint(c)));
+    if (this.joiners.has(0x20) || this.letters.has(0x20) || this.digits.has(0x20)) {
+      throw new TypeError('U+0020 (space) must be a separator, not a joiner, letter or digit');
+    }
     if (typeof declaration.drop_s_after_joiner !== 'boolean') throw new TypeError("'drop_s_after_joiner' must be a bool");
     this.dropS = declaration.drop_s_after_joiner;
     this.stemMin = 0;
@@ -91,8 +112,13 @@ export class DeclaredTokenizer {
       if (!Number.isInteger(stem.min_length) || !Array.isArray(stem.rules)) throw new TypeError("'stem' is malformed");
       this.stemMin = stem.min_length;
       this.stemRules = stem.rules.map((rule) => {
-        if (typeof rule.suffix !== 'string' || !rule.suffix || typeof rule.replacement !== 'string' ||
-            !Number.isInteger(rule.min_rest)) throw new TypeError("a 'stem' rule is malformed");
+        if (rule === null || typeof rule !== 'object' || Array.isArray(rule) || typeof rule.suffix !== 'string' ||
+            !rule.suffix || typeof rule.replacement !== 'string' || !Number.isInteger(rule.min_rest) ||
+            !(rule.except_suffix === undefined || rule.except_suffix === null ||
+              (typeof rule.except_suffix === 'string' && rule.except_suffix))) {
+          throw new TypeError("a 'stem' rule is malformed: it needs a non-empty suffix, a string replacement, an " +
+            'integer min_rest and an optional non-empty string except_suffix');
+        }
         return { suffix: rule.suffix, replacement: rule.replacement, minRest: rule.min_rest,
           exceptSuffix: rule.except_suffix ?? null, suffixLength: [...rule.suffix].length };
       });
@@ -204,11 +230,18 @@ export class DeclaredTokenizer {
   }
 }
 
-/** @param {unknown} value a code point, as a number or as lower-case hex */
+/** @param {unknown} value a code point written as a JSON integer (ranges, joiners): not a string, not true */
 function codePoint(value) {
-  const code = typeof value === 'string' && /^(0|[1-9a-f][0-9a-f]*)$/.test(value) ? parseInt(value, 16) : value;
-  if (!Number.isInteger(code) || code < 0 || code > MAX_CODE_POINT) {
-    throw new TypeError(`not a code point: ${JSON.stringify(value)}`);
+  if (!Number.isInteger(value) || value < 0 || value > MAX_CODE_POINT) {
+    throw new TypeError(`not a code point: ${JSON.stringify(value)} (an integer 0 to 0x10FFFF)`);
   }
-  return code;
+  return value;
+}
+
+/** @param {string} key a 'map' key: the code point in lower-case hexadecimal, no prefix, no padding */
+function mapKey(key) {
+  if (!/^(0|[1-9a-f][0-9a-f]*)$/.test(key) || key.length > 6 || parseInt(key, 16) > MAX_CODE_POINT) {
+    throw new TypeError(`not a code point: ${JSON.stringify(key)} (lower-case hexadecimal, no prefix, no leading zeros)`);
+  }
+  return parseInt(key, 16);
 }

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { BundleError, QuestionError, UNKNOWN_TEXT, load } from '../src/node.js';
-import { BUNDLE, SKIP, cases, conformance } from './fixture.js';
+import { BUNDLE, SKIP, cases, conformance, copyBundle, editJson, rehash } from './fixture.js';
 
 describe('QAModel in Node', { skip: SKIP }, () => {
   let model;
@@ -82,19 +81,7 @@ describe('a tampered or incomplete bundle is refused', { skip: SKIP }, () => {
   before(() => { dir = mkdtempSync(join(tmpdir(), 'rnnqa-js-')); });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  const copy = () => {
-    const target = mkdtempSync(join(dir, 'b-'));
-    cpSync(BUNDLE, target, { recursive: true });
-    return target;
-  };
-  const editJson = (path, change) => {
-    const data = JSON.parse(readFileSync(path, 'utf8'));
-    change(data);
-    writeFileSync(path, JSON.stringify(data));
-  };
-  const rehash = (bundle, name) => editJson(join(bundle, 'manifest.json'), (m) => {
-    m.files[name] = createHash('sha256').update(readFileSync(join(bundle, name))).digest('hex');
-  });
+  const copy = () => copyBundle(dir);
   const refused = async (bundle, file, reason) => {
     await assert.rejects(load(bundle), (error) => {
       assert.ok(error instanceof BundleError, String(error));
