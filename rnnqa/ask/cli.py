@@ -13,6 +13,7 @@ import click
 
 from rnnqa.cli_common import EXIT_ERROR, report_errors
 from rnnqa.runtime.model import QAModel
+from rnnqa.utf8 import NOT_UTF8, is_utf8, shown
 
 if TYPE_CHECKING:  # rnnqa.batch is imported only for --input, so that answering questions starts fast
     from rnnqa.batch.files import Progress, Summary
@@ -82,7 +83,7 @@ def main(questions: tuple[str, ...], bundle_dir: Path, as_json: bool, top_k: int
     source = questions or _stdin_lines(interactive)
     failed = False
     for question in source:
-        line, ok = _respond(model, question, as_json, top_k) if _is_utf8(question) else _not_utf8(question, as_json)
+        line, ok = _respond(model, question, as_json, top_k) if is_utf8(question) else _not_utf8(question, as_json)
         failed |= not ok
         click.echo(line)
         sys.stdout.flush()
@@ -161,21 +162,11 @@ def _stdin_lines(interactive: bool):
         yield raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
 
 
-def _is_utf8(question: str) -> bool:
-    """False when the question came with bytes that are not UTF-8 (Python keeps each as a lone surrogate)."""
-    try:
-        question.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _not_utf8(question: str, as_json: bool) -> tuple[str, bool]:
     """The error line for a question with bytes that are not UTF-8, as ``--input`` reports such a row."""
-    shown = question.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     if as_json:
-        return json.dumps({"question": shown, "error": "not valid UTF-8"}, ensure_ascii=False), False
-    return "error: not valid UTF-8", False
+        return json.dumps({"question": shown(question), "error": NOT_UTF8}, ensure_ascii=False), False
+    return f"error: {NOT_UTF8}", False
 
 
 def _respond(model: QAModel, question: str, as_json: bool, top_k: int | None) -> tuple[str, bool]:

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from rnnqa.batch.column import ANSWER_COLUMNS, QUESTION_COLUMN
 from rnnqa.errors import BatchError
+from rnnqa.utf8 import NOT_UTF8, is_utf8, shown
 
 FORMATS = ("csv", "jsonl", "parquet")
 EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
@@ -167,13 +168,8 @@ class CsvReader:
 
 
 def _is_utf8(rows: list[list[str]]) -> bool:
-    """Whether ``rows`` hold no undecodable byte (a lone surrogate from ``surrogateescape``): one C-level
-    encode of the whole chunk."""
-    try:
-        "".join(map("".join, rows)).encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    """Whether ``rows`` hold no undecodable byte: one C-level encode of the whole chunk."""
+    return is_utf8("".join(map("".join, rows)))
 
 
 def _even(rows: list[list[str]], width: int) -> tuple[list[list[str | None]], dict[int, str]]:
@@ -185,8 +181,8 @@ def _even(rows: list[list[str]], width: int) -> tuple[list[list[str | None]], di
         if not row:
             continue
         if not _is_utf8([row]):
-            problems[len(kept)] = "not valid UTF-8"
-            row = [field.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for field in row]
+            problems[len(kept)] = NOT_UTF8
+            row = [shown(field) for field in row]
         if len(row) != width:
             problems[len(kept)] = f"has {len(row)} field(s); the header has {width}"
             row = (row + [None] * width)[:width]

@@ -10,7 +10,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "rnnqa"
 # Lowest first. Modules on one layer may not import each other's packages either.
 LAYERS = [
-    {"errors"}, {"fileio", "bundle_format", "cli_common"}, {"data"}, {"lexicon"}, {"runtime"}, {"batch"},
+    {"errors"}, {"fileio", "bundle_format", "cli_common", "utf8"}, {"data"}, {"lexicon"}, {"runtime"}, {"batch"},
     {"ask"}, {"eval"}, {"train"}, {"signing"}, {"export"}, {"serve"}, {"entry"},
 ]
 

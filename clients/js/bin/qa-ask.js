@@ -100,22 +100,20 @@ async function* stdinLines(interactive) {
   }
   let pending = Buffer.alloc(0);
   let first = true;
+  const line = (bytes) => {
+    if (first && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
+    first = false;
+    return decodeLine(bytes);
+  };
   for await (const chunk of process.stdin) {
     pending = Buffer.concat([pending, chunk]);
-    if (first && pending.length >= 3) {
-      if (pending[0] === 0xef && pending[1] === 0xbb && pending[2] === 0xbf) pending = pending.subarray(3);
-      first = false;
-    }
     let end;
     while ((end = pending.indexOf(0x0a)) !== -1) {
-      yield decodeLine(pending.subarray(0, end));
+      yield line(pending.subarray(0, end));
       pending = pending.subarray(end + 1);
     }
   }
-  if (first && pending.length >= 3 && pending[0] === 0xef && pending[1] === 0xbb && pending[2] === 0xbf) {
-    pending = pending.subarray(3);
-  }
-  if (pending.length) yield decodeLine(pending);
+  if (pending.length) yield line(pending);
 }
 
 async function main() {
