@@ -149,6 +149,9 @@ def _read_manifest(raw: bytes) -> dict:
             raise BundleError(MANIFEST_FILE, f"missing or invalid {key!r}")
     if manifest["max_len"] < 1 or not 0.0 <= manifest["threshold"] <= 1.0:
         raise BundleError(MANIFEST_FILE, "'max_len' must be ≥ 1 and 'threshold' in [0, 1]")
+    questions = manifest["model"].get("gate_questions", 0)
+    if type(questions) is not int or questions < 0:  # not 5.0: read as "gated" by JSON.parse, "no gate" here
+        raise BundleError(MANIFEST_FILE, "'model.gate_questions' must be an integer ≥ 0 (0: no substitution gate)")
     return manifest
 
 
@@ -203,8 +206,7 @@ def _check_single(manifest: dict, vocab: Vocabulary, single: bytes | None, gate:
     if (graph.inputs, graph.outputs) != expected:
         raise BundleError(SINGLE_FILE, f"graph inputs {graph.inputs} and outputs {graph.outputs}, expected "
                                        f"{expected[0]} and {expected[1]}")
-    questions = manifest["model"].get("gate_questions", 0)
-    gated = isinstance(questions, int) and questions > 0
+    gated = manifest["model"].get("gate_questions", 0) > 0
     if gate is None:
         if gated:
             raise BundleError(GATE_FILE, f"missing: the model has a substitution gate, which {SINGLE_FILE} leaves "

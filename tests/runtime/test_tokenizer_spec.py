@@ -338,6 +338,15 @@ def test_format_version_and_max_len_are_integers_written_as_such(bundle, field, 
     refused(bundle, "manifest.json", reason)
 
 
+@pytest.mark.parametrize("literal", ["5.0", "-1", '"5"', "true", "null"])
+def test_gate_questions_is_an_integer_written_as_such(bundle, literal):
+    """JSON.parse reads 5.0 as 5 ("gated") where Python reads a float ("no gate"): both runtimes refuse it."""
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["model"]["gate_questions"] = "NUMBER"
+    (bundle / "manifest.json").write_text(json.dumps(manifest).replace('"NUMBER"', literal))
+    refused(bundle, "manifest.json", "'model.gate_questions' must be an integer ≥ 0")
+
+
 @pytest.mark.parametrize("declaration", ["map key padded", "map key upper-case", "ranges unsorted",
                                          "ranges overlapping", "space a letter", "kind absent"])
 def test_a_bundle_with_a_malformed_declaration_is_a_bundle_error(bundle, declaration):

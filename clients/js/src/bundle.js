@@ -74,6 +74,12 @@ export function parseManifest(bytes) {
       !(manifest.threshold >= 0 && manifest.threshold <= 1)) {
     throw new BundleError(MANIFEST_FILE, "'max_len' must be ≥ 1 and 'threshold' in [0, 1]");
   }
+  const model = manifest.model !== null && typeof manifest.model === 'object' ? manifest.model : {};
+  const questions = Object.hasOwn(model, 'gate_questions') ? model.gate_questions : 0; // null refused, as in Python
+  const fraction = written.some(([, key, depth]) => key === 'gate_questions' && depth === 2); // 5.0, as in Python
+  if (fraction || !Number.isInteger(questions) || questions < 0) {
+    throw new BundleError(MANIFEST_FILE, "'model.gate_questions' must be an integer ≥ 0 (0: no substitution gate)");
+  }
   return manifest;
 }
 
@@ -118,8 +124,7 @@ function checkSingle(manifest, vocab, single, gate) {
   const expected = JSON.stringify([[['input_ids', INT64, ['seq', 1]]],
     [['answer_index', INT64, [1, 1]], ['confidence', FLOAT, [1, 1]]]]);
   if (io !== expected) throw new BundleError(SINGLE_FILE, `graph inputs and outputs ${io}, expected ${expected}`);
-  const questions = manifest.model?.gate_questions;
-  const gated = Number.isInteger(questions) && questions > 0;
+  const gated = (manifest.model?.gate_questions ?? 0) > 0;
   if (gate === null) {
     if (gated) {
       throw new BundleError(GATE_FILE, `missing: the model has a substitution gate, which ${SINGLE_FILE} leaves ` +

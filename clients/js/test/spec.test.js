@@ -70,6 +70,16 @@ describe('bundle-level answers of docs/tokenizer.md', { skip: SKIP }, () => {
     assert.ok([2, 3].includes(vocab.tokenizer.version));
   });
 
+  test("model.gate_questions is an integer written as such: 5.0, -1, \"5\", true and null are refused, as in Python", async () => {
+    for (const literal of ['5.0', '-1', '"5"', 'true', 'null']) {
+      const bundle = copy();
+      const manifest = readJson(join(bundle, 'manifest.json'));
+      manifest.model.gate_questions = 'NUMBER';
+      writeFileSync(join(bundle, 'manifest.json'), JSON.stringify(manifest).replace('"NUMBER"', literal));
+      await refused(bundle, 'manifest.json', /^'model\.gate_questions' must be an integer ≥ 0 /);
+    }
+  });
+
   test('format_version and max_len are integers written as such: 4.0 and 32.0 are refused, as in Python', async () => {
     for (const [field, literal, reason] of [['format_version', '4.0', /^unsupported format version 4\.0 /],
       ['format_version', '"4"', /^unsupported format version "4" /], ['max_len', '32.0', /^missing or invalid 'max_len'$/],
