@@ -1,4 +1,5 @@
-// The page: load the bundle (?bundle=URL, default /bundle/) with onnxruntime-web and answer on the client.
+// The page: load the bundle (?bundle=URL, default /bundle/) with onnxruntime-web and answer on the client;
+// with the public key page.json names, only a bundle signed with it.
 import { UNKNOWN_TEXT, load } from '/rnnqa/web.js';
 
 const $ = (id) => document.getElementById(id);
@@ -14,8 +15,13 @@ function show(question, answer) {
 
 try {
   const started = performance.now();
-  const model = await load(bundleUrl);
-  $('status').textContent = `Ready: ${model.bundle.vocab.answers.length} answers, threshold ${model.threshold} ` +
+  const settings = await fetch('/page.json', { cache: 'no-store' }).then((r) => {
+    if (!r.ok) throw new Error(`page.json: HTTP ${r.status}`);
+    return r.json();
+  });
+  const model = await load(bundleUrl, { publicKey: settings.publicKey });
+  const signed = model.bundle.signedBy ? `, signature verified (key ${model.bundle.signedBy.slice(0, 16)}…)` : '';
+  $('status').textContent = `Ready: ${model.bundle.vocab.answers.length} answers, threshold ${model.threshold}${signed} ` +
     `(loaded and checked in ${Math.round(performance.now() - started)} ms, answered in this browser).`;
   $('question').disabled = $('submit').disabled = false;
   $('question').focus();

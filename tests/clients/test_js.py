@@ -54,7 +54,7 @@ def cases(make_bundle, make_keys, tmp_path_factory) -> dict:
     (bad / "model.onnx").write_bytes(b"x")
     bad_run = qa_ask("--bundle", str(bad), "hello")
     external = external_data_bundle(bundle, root / "external")
-    signed = root / "signed"  # the JavaScript runtime loads it (and does not verify it: SECURITY.md)
+    signed = root / "signed"  # without a key the JavaScript runtime loads it and does not read model.sig
     shutil.copytree(bundle, signed)
     if importlib.util.find_spec("model_signing") is not None:
         sign_bundle(signed, make_keys()[0])

@@ -2,20 +2,22 @@
 /**
  * qa-ask for Node, mirroring Python's qa-ask: the same options, the same output lines, the same exit codes.
  *
- *   node clients/js/bin/qa-ask.js --bundle DIR [--json] [--top-k K] [--threshold T] [QUESTION ...]
+ *   node clients/js/bin/qa-ask.js --bundle DIR [--json] [--top-k K] [--threshold T] [--public-key FILE] [QUESTION ...]
  *
  * With no QUESTION, one question per line of standard input. Exactly one output line per question;
  * a bad question gets an error line and the rest go on (exit code 1 at the end); a bad bundle is one
- * line on stderr and exit code 1; a usage error exits 2.
+ * line on stderr and exit code 1; a usage error exits 2. --public-key (or $RNNQA_PUBLIC_KEY): the bundle must be
+ * signed with that PEM ECDSA key (model.sig), checked before any session exists.
  */
 
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 
 import { pyFixed, pyJson } from '../src/pyformat.js';
-import { BundleError, QuestionError, load } from '../src/node.js';
+import { BundleError, ConfigError, QuestionError, load } from '../src/node.js';
 
-const USAGE = 'usage: qa-ask.js [--bundle DIR] [--json] [--top-k K] [--threshold T] [--threads N] [QUESTION ...]';
+const USAGE = 'usage: qa-ask.js [--bundle DIR] [--json] [--top-k K] [--threshold T] [--threads N] [--public-key FILE] ' +
+  '[QUESTION ...]';
 const EXIT_ERROR = 1;
 const EXIT_USAGE = 2;
 
@@ -29,6 +31,7 @@ function options(argv) {
       'top-k': { type: 'string' },
       threshold: { type: 'string' },
       threads: { type: 'string' },
+      'public-key': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -45,6 +48,7 @@ function options(argv) {
     topK: number('top-k', (v) => Number.isInteger(v) && v >= 1),
     threshold: number('threshold', (v) => v >= 0 && v <= 1),
     threads: number('threads', (v) => Number.isInteger(v) && v >= 1),
+    publicKey: values['public-key'],
     questions: positionals,
   };
 }
@@ -130,9 +134,9 @@ async function main() {
   }
   let model;
   try {
-    model = await load(opts.bundle, { threshold: opts.threshold, threads: opts.threads });
+    model = await load(opts.bundle, { threshold: opts.threshold, threads: opts.threads, publicKey: opts.publicKey });
   } catch (error) {
-    if (!(error instanceof BundleError)) throw error;
+    if (!(error instanceof BundleError || error instanceof ConfigError)) throw error;
     process.stderr.write(`error: ${error.message}\n`);
     return EXIT_ERROR;
   }

@@ -8,6 +8,7 @@ import { BundleError } from './errors.js';
 import { SubstitutionGate } from './gate.js';
 import { ProtobufError, inspectOnnx } from './onnx_inspect.js';
 import { sha256 } from './sha256.js';
+import { verifySignature } from './signature.js';
 import { DeclaredTokenizer } from './tokenizer.js';
 
 export const FORMAT_NAME = 'rnnqa-bundle';
@@ -28,11 +29,9 @@ export const OPTIONAL_FILES = ['tokenizer.json', 'tokenizer_config.json', 'model
   ...FORMAT_4_FILES];
 /** manifest.variant → the files of BUNDLE_FILES it leaves out: an int8 bundle has no TorchScript. */
 export const VARIANTS = { fp32: [], int8: ['model.torchscript.pt'] };
-/**
- * A signed bundle's OpenSSF signature (written after the manifest, so not listed in it). This runtime
- * allows it and does not read it: verify signatures with Python's runtime or model_signing (SECURITY.md).
- */
-export const SIGNATURE_FILE = 'model.sig';
+/** A signed bundle's OpenSSF signature (written after the manifest, so not listed in it): allowed always, read
+ * only when a public key is given (signature.js). */
+export { SIGNATURE_FILE } from './signature.js';
 export const INPUT_NAMES = ['input_ids', 'lengths'];
 export const OUTPUT_NAMES = ['logits', 'probabilities', 'answer_index', 'confidence'];
 
@@ -42,6 +41,7 @@ export const OUTPUT_NAMES = ['logits', 'probabilities', 'answer_index', 'confide
  * @property {{tokens: string[], answers: string[], padId: number, unkId: number,
  *             index: Map<string, number>, tokenizer: DeclaredTokenizer}} vocab
  * @property {Uint8Array} onnx the graph's bytes, exactly those hashed
+ * @property {string | null} signedBy the fingerprint of the key its signature was verified with (null: no key)
  */
 
 /** The manifest, checked: format, version, files, max_len, threshold. */
@@ -84,17 +84,23 @@ export function parseManifest(bytes) {
 }
 
 /**
- * Check every file against the manifest and build the bundle.
+ * Check every file against the manifest and, given a key, the signature over them all; build the bundle.
  * @param {object} manifest from parseManifest
  * @param {Record<string, Uint8Array>} contents every file but the manifest, by name
+ * @param {{key: object, signature: Uint8Array | null, manifestBytes: Uint8Array} | null} [signed] with a key
+ *   (signature.js), the signature file's bytes (null: the bundle has none) and the manifest's bytes as parsed
  * @returns {Promise<Bundle>}
  */
-export async function checkBundle(manifest, contents) {
+export async function checkBundle(manifest, contents, signed = null) {
   for (const name of Object.keys(manifest.files).sort()) {
     if (!(name in contents)) throw new BundleError(name, 'missing — the bundle is incomplete');
     if (await sha256(contents[name]) !== manifest.files[name]) {
       throw new BundleError(name, 'sha256 mismatch — the bundle was modified or is incomplete');
     }
+  }
+  if (signed !== null) { // the bytes just hashed, before any is parsed: what is verified is what is used
+    const files = Object.fromEntries(Object.keys(contents).sort().map((name) => [name, contents[name]]));
+    await verifySignature(signed.signature, { ...files, [MANIFEST_FILE]: signed.manifestBytes }, signed.key);
   }
   const vocab = parseVocab(parseJson(VOCAB_FILE, contents[VOCAB_FILE], (numbers) => {
     if (numbers.length) { // every number in vocab.json is an integer written as one (docs/tokenizer.md), as in Python
@@ -110,7 +116,7 @@ export async function checkBundle(manifest, contents) {
   checkGraph(contents[ONNX_FILE], vocab.answers.length);
   const single = contents[SINGLE_FILE] ?? null;
   const gate = checkSingle(manifest, vocab, single, contents[GATE_FILE] ?? null);
-  return { manifest, vocab, onnx: contents[ONNX_FILE], single, gate };
+  return { manifest, vocab, onnx: contents[ONNX_FILE], single, gate, signedBy: signed === null ? null : signed.key.fingerprint };
 }
 
 /** model_single.onnx's interface, and gate.json present exactly when the model has a gate (as in Python). */

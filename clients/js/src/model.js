@@ -38,20 +38,40 @@ export class QAModel {
    * @param {object} [single] an InferenceSession of bundle.single (model_single.onnx), which `answer` runs
    */
   constructor(bundle, session, Tensor, options = {}, single = null) {
-    this.bundle = bundle;
-    this.session = session;
-    this.single = single;
-    this.Tensor = Tensor;
     const { threshold } = options;
     if (threshold !== undefined && !(typeof threshold === 'number' && threshold >= 0 && threshold <= 1)) {
       throw new RangeError(`threshold must be a number in [0, 1], got ${threshold}`);
     }
-    /** Confidence needed for `known`: the manifest's unless overridden. */
-    this.threshold = threshold ?? bundle.manifest.threshold;
+    this.Tensor = Tensor;
+    this.override = threshold;
+    /** Everything one call needs, read once per call and swapped whole by `reload` (as Python's _Serving). */
+    this.state = Object.freeze({ bundle, session, single, threshold: threshold ?? bundle.manifest.threshold });
+    /** {source, open}: where `load` found the bundle and how it opens one, for `reload`. */
+    this.origin = null;
   }
 
-  get maxLen() {
-    return this.bundle.manifest.max_len;
+  get bundle() { return this.state.bundle; }
+
+  get session() { return this.state.session; }
+
+  get single() { return this.state.single; }
+
+  /** Confidence needed for `known`: the manifest's unless overridden at load. */
+  get threshold() { return this.state.threshold; }
+
+  get maxLen() { return this.state.bundle.manifest.max_len; }
+
+  /**
+   * Serve the bundle at `source` (default: the one loaded, read again) once it has passed every check `load`
+   * makes — with the key the model was loaded with, its signature — and answered the probe question. Calls in
+   * flight finish on the old bundle, with its threshold; on any error the old bundle keeps serving.
+   * @throws {BundleError} the new bundle was refused; nothing changed
+   */
+  async reload(source = this.origin?.source) {
+    if (this.origin === null) throw new TypeError('reload needs a model made by load');
+    const fresh = await this.origin.open(source);
+    this.state = fresh.state;
+    this.origin = fresh.origin;
   }
 
   /**
@@ -59,10 +79,10 @@ export class QAModel {
    * @throws {TypeError} not a string
    * @throws {QuestionError} "question is empty" or "question has no words"
    */
-  encode(question) {
+  encode(question, state = this.state) {
     if (typeof question !== 'string') throw new TypeError(`question must be a string, got ${typeof question}`);
-    const { tokenizer, index, unkId } = this.bundle.vocab;
-    const ids = tokenizer.tokenize(question).slice(0, this.maxLen).map((token) => index.get(token) ?? unkId);
+    const { tokenizer, index, unkId } = state.bundle.vocab;
+    const ids = tokenizer.tokenize(question).slice(0, state.bundle.manifest.max_len).map((token) => index.get(token) ?? unkId);
     if (ids.length === 0) {
       throw new QuestionError(tokenizer.isBlank(question) ? 'question is empty' : 'question has no words');
     }
@@ -74,74 +94,83 @@ export class QAModel {
    * substitution gate from gate.json, as Python's runtime does), else model.onnx with one row.
    */
   async answer(question) {
-    if (this.single === null) {
+    const { state } = this;
+    if (state.single === null) {
       const [answer] = await this.answerBatch([question]);
       return answer;
     }
-    const ids = this.encode(question);
+    const ids = this.encode(question, state);
     const feeds = { [INPUT_IDS]: new this.Tensor('int64', BigInt64Array.from(ids, BigInt), [ids.length, 1]) };
-    const out = await this.single.run(feeds, DECODED);
+    const out = await state.single.run(feeds, DECODED);
     const index = Number(out.answer_index.data[0]);
-    const gate = this.bundle.gate;
-    return this.make(index, out.confidence.data[0] * (gate === null ? 1 : gate.scale(ids, index)));
+    const { gate } = state.bundle;
+    return make(state, index, out.confidence.data[0] * (gate === null ? 1 : gate.scale(ids, index)));
   }
 
   /** Best answers to many questions with one padded onnxruntime call. */
   async answerBatch(questions) {
     if (!Array.isArray(questions)) throw new TypeError('answerBatch takes an array of questions');
     if (questions.length === 0) return [];
-    const out = await this.run(questions, DECODED);
+    const { state } = this;
+    const out = await this.run(state, questions, DECODED);
     const index = out.answer_index.data;
     const confidence = out.confidence.data;
-    return questions.map((_, row) => this.make(Number(index[row]), confidence[row]));
+    return questions.map((_, row) => make(state, Number(index[row]), confidence[row]));
   }
 
   /** The `k` most likely answers, best first (ties keep answer order, as in Python). */
   async topK(question, k) {
     if (!Number.isInteger(k) || k < 1) throw new RangeError(`k must be a positive integer, got ${k}`);
-    const [probs] = await this.probabilities([question]);
+    const { state } = this;
+    const [probs] = await this.softmax(state, [question]);
     const order = [...probs.keys()].sort((a, b) => probs[b] - probs[a] || a - b);
-    return order.slice(0, k).map((j) => this.make(j, probs[j]));
+    return order.slice(0, k).map((j) => make(state, j, probs[j]));
   }
 
   /** Softmax over answers computed by the graph: one Float32Array per question. */
   async probabilities(questions) {
     if (!Array.isArray(questions)) throw new TypeError('probabilities takes an array of questions');
     if (questions.length === 0) return [];
-    const out = await this.run(questions, ['probabilities']);
-    const answers = this.bundle.vocab.answers.length;
+    return this.softmax(this.state, questions);
+  }
+
+  async softmax(state, questions) {
+    const out = await this.run(state, questions, ['probabilities']);
+    const answers = state.bundle.vocab.answers.length;
     const data = out.probabilities.data;
     return questions.map((_, row) => data.subarray(row * answers, (row + 1) * answers));
   }
 
-  /** The graph's `outputs` for `questions`, right-padded with pad_id into one call. */
-  async run(questions, outputs) {
-    const rows = questions.map((q) => this.encode(q));
+  /** The graph's `outputs` for `questions`, right-padded with pad_id into one call of `state`'s session. */
+  async run(state, questions, outputs) {
+    const rows = questions.map((q) => this.encode(q, state));
     const width = rows.reduce((longest, row) => Math.max(longest, row.length), 0);
-    const ids = new BigInt64Array(rows.length * width).fill(BigInt(this.bundle.vocab.padId));
+    const ids = new BigInt64Array(rows.length * width).fill(BigInt(state.bundle.vocab.padId));
     rows.forEach((row, i) => row.forEach((id, t) => { ids[i * width + t] = BigInt(id); }));
     const lengths = BigInt64Array.from(rows, (row) => BigInt(row.length));
     const feeds = {
       [INPUT_IDS]: new this.Tensor('int64', ids, [rows.length, width]),
       [LENGTHS]: new this.Tensor('int64', lengths, [rows.length]),
     };
-    return this.session.run(feeds, outputs);
+    return state.session.run(feeds, outputs);
   }
+}
 
-  make(index, confidence) {
-    return new Answer(this.bundle.vocab.answers[index], confidence, confidence >= this.threshold);
-  }
+function make(state, index, confidence) {
+  return new Answer(state.bundle.vocab.answers[index], confidence, confidence >= state.threshold);
 }
 
 /**
  * A session for a checked bundle with `ort` (onnxruntime-node or -web), probed, as a QAModel.
  * @throws {BundleError} onnxruntime cannot load the graph, or it fails the probe question
  */
-export async function openModel(ort, bundle, sessionOptions, options) {
+export async function openModel(ort, bundle, sessionOptions, options, origin = null) {
   const session = await createSession(ort, ONNX_FILE, bundle.onnx, sessionOptions);
   const probe = await checkSession(bundle, session, ort.Tensor);
   const single = bundle.single === null ? null : await openSingle(ort, bundle, sessionOptions, probe);
-  return new QAModel(bundle, session, ort.Tensor, options, single);
+  const model = new QAModel(bundle, session, ort.Tensor, options, single);
+  model.origin = origin;
+  return model;
 }
 
 /** A session on model_single.onnx that answers the probe as model.onnx did (before any substitution gate). */

@@ -7,17 +7,20 @@
  *   console.log(answer.known ? answer.text : "I don't know", answer.confidence);
  */
 
+import { createHash, createPublicKey, verify } from 'node:crypto';
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 import * as ort from 'onnxruntime-node';
 
 import { MANIFEST_FILE, SIGNATURE_FILE, checkBundle, parseManifest } from './bundle.js';
-import { BundleError } from './errors.js';
+import { BundleError, ConfigError } from './errors.js';
 import { openModel } from './model.js';
+import { CURVES, PUBLIC_KEY_ENV, pemToDer } from './signature.js';
 
 export { Answer, QAModel, UNKNOWN_TEXT } from './model.js';
-export { BundleError, QuestionError } from './errors.js';
+export { BundleError, ConfigError, QuestionError } from './errors.js';
+export { PUBLIC_KEY_ENV, webPublicKey } from './signature.js';
 export { DeclaredTokenizer } from './tokenizer.js';
 
 const MAX_FILE_BYTES = 512 * 1024 * 1024;
@@ -25,31 +28,95 @@ const MAX_FILE_BYTES = 512 * 1024 * 1024;
 /**
  * Check and load the bundle directory `dir` (written by qa-export).
  * @param {string} dir
- * @param {{threshold?: number, threads?: number}} [options] threshold: overrides the manifest's;
- *   threads: onnxruntime intra-op threads (default 1)
- * @returns {Promise<QAModel>}
- * @throws {BundleError} the bundle is missing, incomplete, modified, of another format, or its
- *   tokenizer is not declared as data (bundles of runs trained before rnnqa's version-2 tokenizer)
+ * @param {{threshold?: number, threads?: number, publicKey?: string | object}} [options] threshold: overrides
+ *   the manifest's; threads: onnxruntime intra-op threads (default 1); publicKey: a PEM ECDSA public key (its
+ *   path, its text, or a key from `nodePublicKey`/`webPublicKey`) the bundle must be signed with, checked
+ *   before any session exists (default: $RNNQA_PUBLIC_KEY's file where set; else signatures are not read)
+ * @returns {Promise<QAModel>} whose `reload` uses the same key
+ * @throws {BundleError} the bundle is missing, incomplete, modified, of another format, not signed with the key,
+ *   or its tokenizer is not declared as data (bundles of runs trained before rnnqa's version-2 tokenizer)
+ * @throws {ConfigError} the key cannot be read, or is not an ECDSA P-256/384/521 public key
  */
 export async function load(dir, options = {}) {
-  const { manifest, contents } = await readBundle(dir);
-  const bundle = await checkBundle(manifest, contents);
-  return openModel(ort, bundle, {
-    executionProviders: ['cpu'],
-    graphOptimizationLevel: 'all',
-    intraOpNumThreads: options.threads ?? 1,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    logSeverityLevel: 3,
-  }, options);
+  const key = await resolvePublicKey(options.publicKey);
+  const open = async (source) => {
+    const { manifest, manifestBytes, contents, signature } = await readBundle(source, key !== null);
+    const bundle = await checkBundle(manifest, contents, key === null ? null : { key, signature, manifestBytes });
+    return openModel(ort, bundle, {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: options.threads ?? 1,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      logSeverityLevel: 3,
+    }, options, { source, open });
+  };
+  return open(dir);
+}
+
+/**
+ * A key for `load` from a PEM public key, with node:crypto: `source` is the key file's path, or its PEM text.
+ * @throws {ConfigError} the file cannot be read, or holds no ECDSA P-256/384/521 public key
+ */
+export async function nodePublicKey(source) {
+  if (typeof source === 'string' && source.includes('-----BEGIN')) return publicKeyOf(source, 'the public key');
+  return publicKeyOf(await readKeyFile(source), String(source));
+}
+
+async function readKeyFile(path) {
+  try {
+    return await readFile(String(path), 'utf8');
+  } catch (error) {
+    throw new ConfigError(`${path}: cannot read the public key: ${STRERROR[error.code] ?? error.message}`);
+  }
+}
+
+function publicKeyOf(text, label) {
+  const der = pemToDer(text, label);
+  let key;
+  try {
+    key = createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' });
+  } catch (error) {
+    throw new ConfigError(`${label}: not a PEM public key (${error.message})`);
+  }
+  const curve = NODE_CURVES[key.asymmetricKeyDetails?.namedCurve];
+  if (key.asymmetricKeyType !== 'ec' || !curve) throw new ConfigError(`${label}: not an ECDSA P-256, P-384 or P-521 public key`);
+  const hash = CURVES[curve].hash.replace('-', '').toLowerCase();
+  return {
+    label,
+    curve,
+    fingerprint: createHash('sha256').update(key.export({ type: 'spki', format: 'pem' })).digest('hex'),
+    async verify(signatureDer, data) {
+      try {
+        return verify(hash, data, { key, dsaEncoding: 'der' }, signatureDer);
+      } catch {
+        return false; // not a DER signature
+      }
+    },
+  };
+}
+
+const NODE_CURVES = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };
+/** Python's strerror for the errors reading a key file meets most. */
+const STRERROR = { ENOENT: 'No such file or directory', EACCES: 'Permission denied', EISDIR: 'Is a directory' };
+
+/** The key loads must be signed with: `publicKey` if given, else $RNNQA_PUBLIC_KEY's, else null (as in Python). */
+async function resolvePublicKey(publicKey) {
+  if (publicKey !== undefined && publicKey !== null) {
+    return typeof publicKey === 'object' && typeof publicKey.verify === 'function' ? publicKey : nodePublicKey(publicKey);
+  }
+  const fromEnv = process.env[PUBLIC_KEY_ENV];
+  if (fromEnv === undefined) return null;
+  if (!fromEnv.trim()) throw new ConfigError(`${PUBLIC_KEY_ENV} is set but empty: name a PEM public key, or unset it`);
+  return publicKeyOf(await readKeyFile(fromEnv), fromEnv); // a path, never PEM text: as in Python
 }
 
 /**
  * The manifest and every file of the bundle directory, refusing what Python's loader refuses, in its
  * order: links and non-regular files, then the manifest's format, then extra and missing files (a signature
- * file is allowed, and not read).
+ * file is allowed, and read only when `signed`: null where there is none).
  */
-async function readBundle(dir) {
+async function readBundle(dir, signed) {
   const root = resolve(String(dir)); // without a trailing "/", so lstat sees a link to a directory as a link
   let names;
   try {
@@ -65,7 +132,8 @@ async function readBundle(dir) {
     if (stat.size > MAX_FILE_BYTES) throw new BundleError(name, `larger than ${MAX_FILE_BYTES >> 20} MiB`);
   }
   if (!names.includes(MANIFEST_FILE)) throw new BundleError(MANIFEST_FILE, 'missing — the bundle is incomplete');
-  const manifest = parseManifest(new Uint8Array(await readFile(join(root, MANIFEST_FILE))));
+  const manifestBytes = new Uint8Array(await readFile(join(root, MANIFEST_FILE)));
+  const manifest = parseManifest(manifestBytes);
   const files = [...Object.keys(manifest.files), MANIFEST_FILE];
   for (const name of names) {
     if (!files.includes(name) && name !== SIGNATURE_FILE) {
@@ -76,5 +144,6 @@ async function readBundle(dir) {
   if (missing.length) throw new BundleError(missing[0], 'missing — the bundle is incomplete');
   const contents = {};
   for (const name of Object.keys(manifest.files)) contents[name] = new Uint8Array(await readFile(join(root, name)));
-  return { manifest, contents };
+  const signature = signed && names.includes(SIGNATURE_FILE) ? new Uint8Array(await readFile(join(root, SIGNATURE_FILE))) : null;
+  return { manifest, manifestBytes, contents, signature };
 }
