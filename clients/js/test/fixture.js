@@ -1,7 +1,10 @@
 // What the tests share: the bundle and Python's answers that tests/clients/test_js.py prepared.
 import { createHash } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
 import { join } from 'node:path';
+
+import { BundleError, load } from '../src/node.js';
 
 export const BUNDLE = process.env.RNNQA_BUNDLE;
 /** Skip reason when run outside `make test` (which trains a bundle and records Python's answers). */
@@ -38,4 +41,26 @@ export function rehash(bundle, name) {
   editJson(join(bundle, 'manifest.json'), (m) => {
     m.files[name] = createHash('sha256').update(readFileSync(join(bundle, name))).digest('hex');
   });
+}
+
+/** `load(bundle)` must fail with a BundleError naming `file`, its reason matching `reason` (a RegExp). */
+export async function refused(bundle, file, reason) {
+  await assert.rejects(load(bundle), (error) => {
+    assert.ok(error instanceof BundleError, String(error));
+    assert.equal(error.file, file, error.message);
+    assert.match(error.reason, reason);
+    return true;
+  });
+}
+
+/**
+ * A refusal `got` ({file, reason}) that Python's `expected` ({what, file, reason}) also gave: the same file
+ * and reason, where no parser could read the signature file only "not a valid signature: " (each language's
+ * parser words the rest its own way).
+ */
+export function sameRefusal(got, expected) {
+  assert.equal(got.file, expected.file, `${expected.what}: ${got.reason}`);
+  const prefix = 'not a valid signature: ';
+  if (expected.reason.startsWith(prefix)) assert.ok(got.reason.startsWith(prefix), `${expected.what}: ${got.reason}`);
+  else assert.equal(got.reason, expected.reason, expected.what);
 }

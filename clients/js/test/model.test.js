@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { BundleError, QuestionError, UNKNOWN_TEXT, load } from '../src/node.js';
-import { BUNDLE, SKIP, cases, conformance, copyBundle, editJson, rehash } from './fixture.js';
+import { QuestionError, UNKNOWN_TEXT, load } from '../src/node.js';
+import { BUNDLE, SKIP, cases, conformance, copyBundle, editJson, refused, rehash } from './fixture.js';
 
 describe('QAModel in Node', { skip: SKIP }, () => {
   let model;
@@ -82,14 +82,6 @@ describe('a tampered or incomplete bundle is refused', { skip: SKIP }, () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   const copy = () => copyBundle(dir);
-  const refused = async (bundle, file, reason) => {
-    await assert.rejects(load(bundle), (error) => {
-      assert.ok(error instanceof BundleError, String(error));
-      assert.equal(error.file, file, error.message);
-      assert.match(error.reason, reason);
-      return true;
-    });
-  };
 
   for (const name of ['model.onnx', 'vocab.json', 'conformance.json', 'model.torchscript.pt', 'tokenizer.json']) {
     test(`a changed byte in ${name}`, async () => {

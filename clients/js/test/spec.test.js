@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { BundleError, DeclaredTokenizer, load } from '../src/node.js';
-import { BUNDLE, SKIP, copyBundle, rehash } from './fixture.js';
+import { BUNDLE, SKIP, copyBundle, refused, rehash } from './fixture.js';
 
 const TINY = {
   spec: 'rnnqa-tokenizer', version: 2, kind: 'tiny', map: { 41: 'a', df: 'ss' }, letters: [[97, 122]],
@@ -51,14 +51,6 @@ describe('bundle-level answers of docs/tokenizer.md', { skip: SKIP }, () => {
   const writeVocab = (bundle, text) => {
     writeFileSync(join(bundle, 'vocab.json'), text);
     rehash(bundle, 'vocab.json');
-  };
-  const refused = async (bundle, file, reason) => {
-    await assert.rejects(load(bundle), (error) => {
-      assert.ok(error instanceof BundleError, String(error));
-      assert.equal(error.file, file, error.message);
-      assert.match(error.reason, reason);
-      return true;
-    });
   };
 
   test('bundles are format 4; their tokenizer declarations are version 2 or 3', () => {
