@@ -9,14 +9,16 @@ before keep their version-1 rule by name (:mod:`rnnqa.data.legacy_tokenizer`).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
-from rnnqa.data.legacy_tokenizer import LegacyTokenizer
 from rnnqa.data.tokenizer import PRESETS, DeclaredTokenizer, preset_declaration
 from rnnqa.data.tokenizer import VERSIONS as TOKENIZER_VERSIONS
 from rnnqa.errors import ConfigError, QuestionError, QuestionTypeError
+
+if TYPE_CHECKING:  # imported when a version-1 vocabulary is read: every new run declares its tokenizer
+    from rnnqa.data.legacy_tokenizer import LegacyTokenizer
 
 PAD = "<PAD>"
 UNK = "<UNK>"
@@ -25,7 +27,7 @@ UNK_ID = 1
 
 TOKENIZERS = PRESETS  # qa-train --tokenizer: every new run declares its rule as data (version 2)
 
-Tokenizer = Union[DeclaredTokenizer, LegacyTokenizer]
+Tokenizer = Union[DeclaredTokenizer, "LegacyTokenizer"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -52,6 +54,8 @@ def tokenizer_from_json(spec: dict) -> Tokenizer:
     if isinstance(version, bool):  # true == 1 in Python: not the version-1 rule
         raise ConfigError(f"tokenizer version {version!r} is not supported")
     if version == 1:
+        from rnnqa.data.legacy_tokenizer import LegacyTokenizer
+
         return LegacyTokenizer(spec["kind"])
     if version in TOKENIZER_VERSIONS:
         return DeclaredTokenizer(spec)
@@ -71,6 +75,7 @@ class Vocabulary:
     answers: tuple[str, ...]
     tokenizer: Tokenizer = field(default_factory=make_tokenizer)
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
+    _ids: Callable[[str], list[int]] = field(init=False, repr=False, compare=False)  # text → ids, uncut
 
     def __post_init__(self) -> None:
         if tuple(self.tokens[:2]) != (PAD, UNK):
@@ -79,7 +84,10 @@ class Vocabulary:
             raise ConfigError("vocabulary tokens are not unique")
         if not self.answers or len(set(self.answers)) != len(self.answers):
             raise ConfigError("vocabulary answers must be non-empty and unique")
-        object.__setattr__(self, "_index", {tok: i for i, tok in enumerate(self.tokens)})
+        index = {tok: i for i, tok in enumerate(self.tokens)}
+        object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_ids", self.tokenizer.id_encoder(index, UNK_ID) if hasattr(self.tokenizer, "id_encoder")
+                           else lambda text: [index.get(tok, UNK_ID) for tok in self.tokenizer(text)])
         for key, value in getattr(self.tokenizer, "aliases", {}).items():
             if value not in self._index or key in self._index:
                 raise ConfigError(f"tokenizer alias {key!r} → {value!r}: an alias maps a word outside the "
@@ -109,8 +117,24 @@ class Vocabulary:
 
     def encode(self, text: str, max_len: int | None = None) -> list[int]:
         """Token ids of ``text``; unknown words map to ``<UNK>``, the rest beyond ``max_len`` is cut."""
-        ids = [self._index.get(tok, UNK_ID) for tok in self.tokenizer(text)]
-        return ids if max_len is None else ids[:max_len]
+        ids = self._ids(text)
+        return ids if max_len is None or len(ids) <= max_len else ids[:max_len]
+
+    def question_encoder(self, max_len: int) -> Callable[[str], list[int]]:
+        """:meth:`encode_question` with ``max_len`` fixed: one call on a runtime's hot path."""
+        ids_of, is_blank = self._ids, self.tokenizer.is_blank
+
+        def encode(question: str) -> list[int]:
+            if not isinstance(question, str):
+                raise QuestionTypeError(f"question must be a str, got {type(question).__name__}")
+            ids = ids_of(question)
+            if len(ids) > max_len:
+                ids = ids[:max_len]
+            if not ids:
+                raise QuestionError("question is empty" if is_blank(question) else "question has no words")
+            return ids
+
+        return encode
 
     def encode_question(self, question: str, max_len: int) -> list[int]:
         """The ids a runtime feeds the graph for ``question``: :meth:`encode`, cut to ``max_len``.
@@ -120,12 +144,7 @@ class Vocabulary:
             ValueError: "question is empty" (only space characters) or "question has no words";
                 every runtime raises these two messages for the same texts (conformance.json).
         """
-        if not isinstance(question, str):
-            raise QuestionTypeError(f"question must be a str, got {type(question).__name__}")
-        ids = self.encode(question, max_len)
-        if not ids:
-            raise QuestionError("question is empty" if self.tokenizer.is_blank(question) else "question has no words")
-        return ids
+        return self.question_encoder(max_len)(question)
 
     def answer_index(self, answer: str) -> int:
         return self.answers.index(answer)

@@ -18,7 +18,7 @@ import bisect
 import functools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,9 +41,14 @@ STEM_RULES = (
 STEM_MIN_LENGTH = 5
 _SEPARATOR = " "  # what a separator becomes inside str.translate (never a word character; checked)
 _JOINER_MARKERS = (0x27, 0x0, 0xFFFF, 0x9)
-WHITESPACE = tuple(c for c in range(0x3001) if chr(c).isspace())  # what str.split() splits at: none above U+3000
-_CACHED_CODE_POINTS = 0x10000
-_HEX_KEY = re.compile(r"0|[1-9a-f][0-9a-f]*")  # translation entries cached for the BMP only: bounded memory on any input
+# What str.split() splits at (chr(c).isspace() over every code point: tests/data/test_tokenizer.py), written out:
+# computing it costs a millisecond of every command's start.
+WHITESPACE = (0x9, 0xA, 0xB, 0xC, 0xD, 0x1C, 0x1D, 0x1E, 0x1F, 0x20, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028,
+              0x2029, 0x202F, 0x205F, 0x3000)
+_CACHED_WORDS = 1 << 16  # id_encoder's word → id cache is emptied when it holds this many
+_CACHED_CODE_POINTS = 0x10000  # translation entries cached for the BMP only: bounded memory on any input
+_HEX_KEY = re.compile(r"0|[1-9a-f][0-9a-f]*")
+_HEX_KEYS = re.compile(r"(?:(?:0|[1-9a-f][0-9a-f]*)\n)*")  # every key at once, each ended by "\n"
 
 
 @functools.lru_cache(maxsize=None)
@@ -91,8 +96,7 @@ class DeclaredTokenizer:
         self._declaration = declaration
         try:
             self.kind = _field(declaration, "kind", str)
-            self._map = {_map_key(k): _check_str(v, f"map[{k!r}]")
-                         for k, v in _field(declaration, "map", dict).items()}
+            self._map = _map(_field(declaration, "map", dict))
             self._letters = _Ranges(_field(declaration, "letters", list), "letters")
             self._digits = _Ranges(_field(declaration, "digits", list), "digits")
             self._space = _Ranges(_field(declaration, "space", list), "space")
@@ -143,6 +147,47 @@ class DeclaredTokenizer:
                 return tokens
             return self._alias(list(map(self.stem_word, words)))
         return list(map(self.stem_word, words)) if self._stem_rules else words
+
+    def id_encoder(self, index: dict[str, int], unk_id: int) -> Callable[[str], list[int]]:
+        """``text → [index.get(t, unk_id) for t in self(text)]`` with one cache from word to id (steps 5
+        and 6 and the look-up, per word): the runtime's hot path. A word whose stem may start a phrase alias
+        is cached as ``~id`` (negative): only a text with such a word runs step 6 over its stems.
+
+        Raises:
+            TypeError: ``text`` is not a string.
+        """
+        starts, get = self._phrase_starts, index.get
+        ascii_table, translation, split_on_whitespace = self._ascii, self._translation, self._split_on_whitespace
+        joiner, join = (self._joiner, self._join) if self._joiners else (None, None)
+        token_of = self._token_of if self._aliases else self.stem_word if self._stem_rules else None
+
+        cache: dict[str, int] = {}  # a plain dict: map(cache.get, …) is the cheapest look-up Python has
+        cached = cache.get
+
+        def id_of(word: str) -> int:
+            i = get(word if token_of is None else token_of(word), unk_id)
+            if starts and self.stem_word(word) in starts:
+                i = ~i
+            if len(cache) >= _CACHED_WORDS:  # bounded on any input
+                cache.clear()
+            cache[word] = i
+            return i
+
+        def encode(text: str) -> list[int]:
+            if not isinstance(text, str):
+                raise TypeError(f"expected a question as str, got {type(text).__name__}")
+            text = text.translate(ascii_table if text.isascii() else translation)  # steps 1-4, as words() does
+            found = text.split() if split_on_whitespace else [w for w in text.split(_SEPARATOR) if w]
+            if joiner is not None and joiner in text:
+                found = [w for w in (join(w) if joiner in w else w for w in found) if w]
+            ids = list(map(cached, found))
+            if None in ids:
+                ids = [id_of(w) if i is None else i for w, i in zip(found, ids)]
+            if starts and ids and min(ids) < 0:  # a phrase may start here: step 6 over the stems
+                return [get(t, unk_id) for t in self._alias(list(map(self.stem_word, found)))]
+            return ids
+
+        return encode
 
     def words(self, text: str) -> list[str]:
         """Steps 1–4 of ``text``: its words before stemming and aliases.
@@ -288,6 +333,17 @@ def _field(declaration: dict, name: str, kind: type):
     return value
 
 
+def _map(mapping: dict) -> dict[int, str]:
+    """``map``: code point → what it becomes. Checked in bulk (7,000 entries in a bundle: this is load time); the
+    first bad entry gets the one-entry checks' message."""
+    keys, values = list(mapping), list(mapping.values())
+    if _HEX_KEYS.fullmatch("\n".join(keys) + "\n") and all(type(v) is str for v in values):
+        codes = [int(k, 16) for k in keys]
+        if not codes or max(codes) <= MAX_CODE_POINT:
+            return dict(zip(codes, values))
+    return {_map_key(k): _check_str(v, f"map[{k!r}]") for k, v in mapping.items()}
+
+
 def _map_key(key: str) -> int:
     """A ``map`` key: the code point in lower-case hexadecimal, no prefix, no padding ("df", "1d400")."""
     if not _HEX_KEY.fullmatch(key):
@@ -315,13 +371,15 @@ def _aliases(declaration: dict) -> tuple[dict[str, str], int]:
     if declaration.get("version") != ALIAS_VERSION:
         raise ValueError(f"'aliases' needs version {ALIAS_VERSION}")
     aliases = _field(declaration, "aliases", dict)
-    longest = 0
-    for key, value in aliases.items():
-        parts = key.split(" ")
-        if not all(parts) or not isinstance(value, str) or not value or " " in value:
+    keys, values = "\0".join(aliases), list(aliases.values())
+    bulk_ok = (all(type(v) is str for v in values) and all(values) and " " not in "".join(values)  # 5,000 in a bundle
+               and all(map(str.__len__, aliases)) and not keys.startswith(" ") and not keys.endswith(" ")
+               and not any(bad in keys for bad in ("  ", "\0 ", " \0")))
+    for key, value in () if bulk_ok else aliases.items():
+        if (not isinstance(key, str) or not key or key[0] == " " or key[-1] == " " or "  " in key
+                or not isinstance(value, str) or not value or " " in value):
             raise ValueError(f"aliases[{key!r}]: keys are tokens joined by single spaces, values one token")
-        longest = max(longest, len(parts))
-    return aliases, longest
+    return aliases, max((key.count(" ") + 1 for key in aliases if " " in key), default=1 if aliases else 0)
 
 
 def _stem_rules(stem: dict) -> tuple[int, tuple[_StemRule, ...]]:

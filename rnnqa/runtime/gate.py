@@ -27,7 +27,7 @@ no group is its own class), and ``questions`` hold classes: a swap for a synonym
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 GATE_VERSION = 1
 SYNONYM_GATE_VERSION = 2  # version 1 with "synonyms"
@@ -39,25 +39,28 @@ class SubstitutionGate:
     questions: tuple[tuple[frozenset[int], ...], ...]  # per answer index (none: the gate stays open)
     factor: float
     classes: dict[int, int] | None = None  # token id → its synonym class, for ids in a group (version 2)
+    # Derived, for scale(): each content id's class, and each answer's questions as one set to look up.
+    _class_of: dict[int, int] = field(init=False, repr=False, compare=False)
+    _taught: tuple[frozenset[frozenset[int]], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        classes = self.classes or {}
+        object.__setattr__(self, "_class_of", {t: classes.get(t, t) for t in self.content})
+        object.__setattr__(self, "_taught", tuple(frozenset(rows) for rows in self.questions))
 
     def scale(self, ids: Sequence[int], answer: int) -> float:
         """What the chosen ``answer``'s confidence is multiplied by for the question ``ids``: 1, or
         ``factor`` when the question is one of that answer's training questions with one content word
         swapped."""
-        content, classes = self.content, self.classes
-        mine = [t for t in ids if t in content]
-        if classes:
-            mine = [classes.get(t, t) for t in mine]
-        asked = set(mine)
-        swapped = False
+        class_of = self._class_of
+        mine = [class_of[t] for t in ids if t in class_of]
+        asked = frozenset(mine)
+        if asked in self._taught[answer]:  # missing == extra == 0 for some R is R == asked: the gate is open
+            return 1.0
         for words in self.questions[answer]:
-            missing = len(words) - len(words & asked)
-            extra = len([t for t in mine if t not in words])
-            if missing == 0 and extra == 0:
-                return 1.0
-            if missing == 1 and extra == 1:
-                swapped = True
-        return self.factor if swapped else 1.0
+            if len(words) - len(words & asked) == 1 and sum(t not in words for t in mine) == 1:
+                return self.factor
+        return 1.0
 
     @classmethod
     def from_json(cls, data: object, vocab_size: int, num_answers: int) -> SubstitutionGate:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import onnxruntime as ort
@@ -70,3 +70,14 @@ def make_session(
         return ort.InferenceSession(source, sess_options=options, providers=providers)
     except ORT_ERRORS as exc:
         raise BundleError(name, f"onnxruntime cannot load it: {exc}") from exc
+
+
+def bare_run(session: ort.InferenceSession) -> Callable:
+    """``session.run`` without the Python wrapper's per-call re-checks of the feed names (the caller feeds
+    exactly the inputs checked at load) — about 0.4 µs of a 13 µs one-question run. The wrapper's only
+    other job, falling back to the CPU provider after an accelerator's failure, cannot apply to a CPU-only
+    session; any other session, or an onnxruntime without the binding, keeps ``session.run``."""
+    binding = getattr(session, "_sess", None)
+    if binding is None or session.get_providers() != ["CPUExecutionProvider"] or not callable(getattr(binding, "run", None)):
+        return session.run
+    return binding.run

@@ -224,3 +224,23 @@ def test_step_6_on_any_sequence_equals_the_spec(words):
     text = " ".join(words)
     stems = ALIASED_TOKENIZER.without_aliases()(text)
     assert ALIASED_TOKENIZER(text) == spec_step_6(stems, ALIASED)
+
+
+ENCODER_INDEX = {tok: i for i, tok in enumerate(["<PAD>", "<UNK>", "larg", "invent", "with", "arriv", "devis", "come"])}
+
+
+@given(st.lists(st.sampled_from(["big", "come", "up", "with", "larg", "x", "coming", "ups", "Big", "zebra", "?"]),
+                max_size=8))
+@example(["come", "up", "with"])  # a phrase: the cached word ids must give way to the whole rule
+@example(["zebra", "x", "come"])  # an unknown word, then a phrase start whose token is outside the index
+def test_id_encoder_equals_looking_up_each_token(words):
+    text = " ".join(words)
+    for tokenizer in (ALIASED_TOKENIZER, ALIASED_TOKENIZER.without_aliases(), make_tokenizer("words")):
+        encode = tokenizer.id_encoder(ENCODER_INDEX, 1)
+        want = [ENCODER_INDEX.get(t, 1) for t in tokenizer(text)]
+        assert encode(text) == want and encode(text) == want  # and again, from the cache
+
+
+def test_id_encoder_refuses_what_is_not_text():
+    with pytest.raises(TypeError):
+        ALIASED_TOKENIZER.id_encoder(ENCODER_INDEX, 1)(b"big")

@@ -67,3 +67,17 @@ def test_without_a_key_nothing_of_the_sign_extra_is_imported(make_bundle):
         "{'model_signing', 'sigstore', 'cryptography', 'OpenSSL'})))\n"
     )
     assert run_python(code).splitlines()[-2] == "SIGN:"
+
+
+def test_a_declared_tokenizer_bundle_does_not_import_the_version_1_rules(make_bundle):
+    """rnnqa.data.legacy_tokenizer (bundles from before declared tokenizers) loads only for such a bundle."""
+    code = (
+        "from rnnqa.runtime import QAModel\n"
+        f"QAModel.load({str(make_bundle('gru'))!r}).answer('what is the capital of peru')\n"
+        "print('LEGACY:' + str('rnnqa.data.legacy_tokenizer' in sys.modules))\n"
+        "from rnnqa.data.text import tokenizer_from_json\n"
+        "tokenizer_from_json({'kind': 'notebook'})\n"
+        "print('LEGACY:' + str('rnnqa.data.legacy_tokenizer' in sys.modules))\n"
+    )
+    assert [line for line in run_python(code).splitlines() if line.startswith("LEGACY:")] == ["LEGACY:False",
+                                                                                          "LEGACY:True"]
