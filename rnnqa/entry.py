@@ -1,6 +1,7 @@
 """The console commands. Each imports its CLI only when run, so a command whose extra is not installed
 ends with one line naming it (``error: qa-train needs the train extra: pip install 'rnnqa[train]'``)
-instead of a traceback from an import. Nothing here imports more than the standard library."""
+instead of a traceback from an import. Nothing here imports more than the standard library at import time;
+``qa-ask``'s one-shot form runs rnnqa.ask.lean (base dependencies only) without click."""
 
 from __future__ import annotations
 
@@ -40,6 +41,11 @@ def qa_export() -> None:
 
 
 def qa_ask() -> None:
+    from rnnqa.ask.lean import main, parse  # numpy and onnxruntime: the base install
+
+    lean = parse(sys.argv[1:])  # `qa-ask [--bundle DIR] QUESTION...` skips click's import (rnnqa.ask.lean)
+    if lean is not None:
+        sys.exit(main(*lean))
     _run("rnnqa.ask.cli", "qa-ask")
 
 

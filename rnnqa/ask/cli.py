@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,14 +10,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from rnnqa.ask.lines import DEFAULT_BUNDLE_DIR, not_utf8, respond
 from rnnqa.cli_common import EXIT_ERROR, report_errors
 from rnnqa.runtime.model import QAModel
-from rnnqa.utf8 import NOT_UTF8, is_utf8, shown
+from rnnqa.utf8 import is_utf8
 
 if TYPE_CHECKING:  # rnnqa.batch is imported only for --input, so that answering questions starts fast
     from rnnqa.batch.files import Progress, Summary
 
-DEFAULT_BUNDLE_DIR = Path("artifacts/bundle")
 PROMPT = "? "
 # rnnqa.batch's table formats and default batch size, restated for the options below so that importing this
 # module does not import rnnqa.batch (tests/batch/test_files.py checks they are equal).
@@ -83,7 +82,7 @@ def main(questions: tuple[str, ...], bundle_dir: Path, as_json: bool, top_k: int
     source = questions or _stdin_lines(interactive)
     failed = False
     for question in source:
-        line, ok = _respond(model, question, as_json, top_k) if is_utf8(question) else _not_utf8(question, as_json)
+        line, ok = respond(model, question, as_json, top_k) if is_utf8(question) else not_utf8(question, as_json)
         failed |= not ok
         click.echo(line)
         sys.stdout.flush()
@@ -160,32 +159,5 @@ def _stdin_lines(interactive: bool):
             raw = raw[3:]
         first = False
         yield raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
-
-
-def _not_utf8(question: str, as_json: bool) -> tuple[str, bool]:
-    """The error line for a question with bytes that are not UTF-8, as ``--input`` reports such a row."""
-    if as_json:
-        return json.dumps({"question": shown(question), "error": NOT_UTF8}, ensure_ascii=False), False
-    return f"error: {NOT_UTF8}", False
-
-
-def _respond(model: QAModel, question: str, as_json: bool, top_k: int | None) -> tuple[str, bool]:
-    """The output line for ``question`` and whether it was answered."""
-    try:
-        answers = model.top_k(question, top_k) if top_k else [model.answer(question)]
-    except (ValueError, TypeError) as exc:
-        if as_json:
-            return json.dumps({"question": question, "error": str(exc)}, ensure_ascii=False), False
-        return f"error: {exc}", False
-    best = answers[0]
-    if as_json:
-        record = {"question": question, "answer": best.text, "confidence": round(best.confidence, 6),
-                  "known": best.known}
-        if top_k:
-            record["top_k"] = [{"answer": a.text, "confidence": round(a.confidence, 6)} for a in answers]
-        return json.dumps(record, ensure_ascii=False), True
-    if top_k:
-        return " | ".join(f"{a.text} ({a.confidence:.3f})" for a in answers), True
-    return str(best), True
 
 
