@@ -39,7 +39,8 @@ export const OUTPUT_NAMES = ['logits', 'probabilities', 'answer_index', 'confide
  * @typedef {object} Bundle
  * @property {object} manifest
  * @property {{tokens: string[], answers: string[], padId: number, unkId: number,
- *             index: Map<string, number>, tokenizer: DeclaredTokenizer}} vocab
+ *             index: Map<string, number>, tokenizer: DeclaredTokenizer, ids: (text: string) => number[]}} vocab
+ *   (ids: text → token ids, uncut: DeclaredTokenizer.idEncoder)
  * @property {Uint8Array} onnx the graph's bytes, exactly those hashed
  * @property {string | null} signedBy the fingerprint of the key its signature was verified with (null: no key)
  */
@@ -237,7 +238,7 @@ function parseVocab(data) {
   if (data.answers.length === 0 || new Set(data.answers).size !== data.answers.length) {
     throw new BundleError(VOCAB_FILE, 'not a valid vocabulary: answers must be non-empty and unique');
   }
-  return { tokens: data.tokens, answers: data.answers, padId: 0, unkId: 1, index, tokenizer };
+  return { tokens: data.tokens, answers: data.answers, padId: 0, unkId: 1, index, tokenizer, ids: tokenizer.idEncoder(index, 1) };
 }
 
 /** JSON in UTF-8, without a byte order mark (refused, as Python's json refuses it). `check`, given the numbers

@@ -11,6 +11,7 @@ import { createHash, createPublicKey, verify } from 'node:crypto';
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
+import { createRequire } from 'node:module';
 import * as ort from 'onnxruntime-node';
 
 import { MANIFEST_FILE, SIGNATURE_FILE, checkBundle, parseManifest } from './bundle.js';
@@ -24,6 +25,35 @@ export { PUBLIC_KEY_ENV, webPublicKey } from './signature.js';
 export { DeclaredTokenizer } from './tokenizer.js';
 
 const MAX_FILE_BYTES = 512 * 1024 * 1024;
+
+/**
+ * onnxruntime-node's native session class, for the one-question graph: the package's public `run` waits one
+ * event-loop turn (setImmediate) and checks and re-wraps feeds and outputs on every call, about a tenth of an
+ * answer (BENCHMARKS.md, "Node and browser"). It is the class the public session wraps, loaded and initialised
+ * the way the package does; null where an onnxruntime-node lays its files out otherwise (the public `run` serves).
+ */
+const SYNC_BINDING = (() => {
+  try {
+    const module = createRequire(import.meta.url)('onnxruntime-node/dist/binding');
+    if (typeof module.initOrt !== 'function' || typeof module.binding?.InferenceSession !== 'function') return null;
+    module.initOrt();
+    return module.binding;
+  } catch {
+    return null;
+  }
+})();
+
+/** A session on `bytes` with `runSync(feeds, fetches)` (the outputs as the public `run` gives them) and `run`. */
+function openSync(bytes, sessionOptions) {
+  const native = new SYNC_BINDING.InferenceSession();
+  native.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, sessionOptions);
+  const runSync = (feeds, fetches) => {
+    const outputs = {};
+    for (const name of fetches) outputs[name] = null; // null: onnxruntime allocates it
+    return native.run(feeds, outputs, {});
+  };
+  return { runSync, run: async (feeds, fetches) => runSync(feeds, fetches) };
+}
 
 /**
  * Check and load the bundle directory `dir` (written by qa-export).
@@ -49,7 +79,7 @@ export async function load(dir, options = {}) {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       logSeverityLevel: 3,
-    }, options, { source, open });
+    }, options, { source, open }, SYNC_BINDING === null ? null : openSync);
   };
   return open(dir);
 }

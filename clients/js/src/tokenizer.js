@@ -57,6 +57,10 @@ class Ranges {
   }
 }
 
+const ASCII = /^[\x00-\x7f]*$/;
+const JOINER_MARKS = ['\u0001', '\u0002', '\ufdd0', '\ufdd1']; // candidates for the ASCII path's joiner stand-in
+const CACHED_WORDS = 1 << 16; // idEncoder's word → id cache is emptied when it holds this many
+
 export class DeclaredTokenizer {
   /**
    * @param {object} declaration the "tokenizer" object of vocab.json
@@ -124,6 +128,18 @@ export class DeclaredTokenizer {
       });
     }
     this.ascii = new Uint8Array(128).map((_, code) => this.classify(code));
+    // unstemmedAscii's table: for each ASCII code, its mapping with separators as " " and joiners as joinerMark, a
+    // character that is no letter or digit (none such: no table, every text goes code point by code point).
+    this.joinerMark = JOINER_MARKS.find((mark) => ![LETTER, DIGIT].includes(this.classify(mark.codePointAt(0)))) ?? null;
+    this.asciiOut = this.joinerMark === null ? null : Array.from({ length: 128 }, (_, code) => {
+      const mapped = this.map.get(code) ?? String.fromCodePoint(code);
+      let out = '';
+      for (const c of mapped) {
+        const kind = this.classify(c.codePointAt(0));
+        out += kind === SEPARATOR ? ' ' : kind === JOINER ? this.joinerMark : c;
+      }
+      return out;
+    });
   }
 
   /** @param {number} code */
@@ -164,12 +180,74 @@ export class DeclaredTokenizer {
   }
 
   /**
+   * `text → ids`, the same as `tokenize(text).map((t) => index.get(t) ?? unkId)`, with one cache from word to id
+   * (steps 5 and 6 and the look-up, per word): the runtime's hot path, as Python's `id_encoder`. A word whose stem
+   * starts a phrase alias is cached as `~id` (negative), so such a text, and only such a text, takes `tokenize`.
+   * @param {Map<string, number>} index token → id
+   * @param {number} unkId
+   * @returns {(text: string) => number[]}
+   * @throws {TypeError} (from the function) `text` is not a string
+   */
+  idEncoder(index, unkId) {
+    const starts = new Set([...this.aliases.keys()].filter((k) => k.includes(' ')).map((k) => k.split(' ')[0]));
+    const cache = new Map();
+    const idOf = (word) => {
+      let id = cache.get(word);
+      if (id === undefined) {
+        const stem = this.stem(word);
+        const token = this.aliases.get(stem) ?? stem;
+        id = index.get(token) ?? unkId;
+        if (starts.has(stem)) id = ~id;
+        if (cache.size >= CACHED_WORDS) cache.clear();
+        cache.set(word, id);
+      }
+      return id;
+    };
+    return (text) => {
+      const ids = this.unstemmed(text).map(idOf);
+      if (starts.size && ids.some((id) => id < 0)) return this.tokenize(text).map((t) => index.get(t) ?? unkId);
+      return ids;
+    };
+  }
+
+  /**
    * The stemmed words of `text` (spec steps 1–5).
    * @param {string} text
    * @returns {string[]}
    */
   words(text) {
+    return this.unstemmed(text).map((word) => this.stem(word));
+  }
+
+  /**
+   * The words of `text` before stemming (spec steps 1–4).
+   * @param {string} text
+   * @returns {string[]}
+   */
+  unstemmed(text) {
     if (typeof text !== 'string') throw new TypeError(`expected a question as string, got ${typeof text}`);
+    return this.asciiOut !== null && ASCII.test(text) ? this.unstemmedAscii(text) : this.unstemmedAny(text);
+  }
+
+  /**
+   * unstemmed() of ASCII text (most questions), as Python's runtime does it: each character becomes its mapping
+   * with separators as " " and joiners as the joiner mark (one table look-up), then the text splits on " ".
+   */
+  unstemmedAscii(text) {
+    const table = this.asciiOut;
+    let translated = '';
+    for (let i = 0; i < text.length; i += 1) translated += table[text.charCodeAt(i)];
+    const tokens = [];
+    for (const piece of translated.split(' ')) {
+      if (!piece) continue;
+      const word = piece.includes(this.joinerMark) ? this.join(piece.split(this.joinerMark)) : piece;
+      if (word) tokens.push(word);
+    }
+    return tokens;
+  }
+
+  /** unstemmed() of any text, code point by code point (spec steps 1–4 as written). */
+  unstemmedAny(text) {
     const tokens = [];
     let parts = [];
     let part = '';
@@ -178,7 +256,7 @@ export class DeclaredTokenizer {
       if (!inWord) return;
       parts.push(part);
       const word = this.join(parts);
-      if (word) tokens.push(this.stem(word));
+      if (word) tokens.push(word);
       parts = [];
       part = '';
       inWord = false;

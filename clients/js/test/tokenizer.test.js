@@ -65,3 +65,36 @@ test('the plain SHA-256 (pages on plain http have no crypto.subtle) equals Web C
   assert.equal(sha256Plain(new TextEncoder().encode('abc')),
     'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
 });
+
+/** A seeded generator of ASCII texts heavy in what tokenizers treat specially: case, joiners, separators, digits. */
+function asciiTexts(count, seed = 7) {
+  const pieces = ['a', 'B', 'z', 'x', "'", '`', ' ', '  ', '\t', '-', '?', '.', '1', '9', 's', 'ing', 'ss', 'big', 'come',
+    'up', 'with', 'larg', '\u0001', '\u0002', '\x7f', 'dancing', 'glass', "'s"];
+  let state = seed;
+  const next = (n) => { state = (state * 1103515245 + 12345) % 2147483648; return state % n; };
+  return Array.from({ length: count }, () => Array.from({ length: next(9) }, () => pieces[next(pieces.length)]).join(''));
+}
+
+const ALIASED = { ...TINY, version: 3, aliases: { big: 'larg', 'come up': 'invent', come: 'arriv', larg: 'x', 'x come': 'y' } };
+
+test('the ASCII path gives the code-point path\'s words, whatever the declaration', () => {
+  const declarations = [TINY, ALIASED, { ...TINY, joiners: [1, 39] }, { ...TINY, letters: [[1, 2], [97, 122]] },
+    { ...TINY, map: { ...TINY.map, '2d': "'", 41: ' ', '3f': 'x\u2019y' }, joiners: [39, 0x2019] }];
+  for (const declaration of declarations) {
+    const tok = new DeclaredTokenizer(declaration);
+    assert.notEqual(tok.asciiOut, null); // the path under test
+    for (const text of asciiTexts(3000)) assert.deepEqual(tok.unstemmedAscii(text), tok.unstemmedAny(text), JSON.stringify(text));
+  }
+});
+
+test('idEncoder equals looking up each token, phrases included, and again from its cache', () => {
+  const tok = new DeclaredTokenizer(ALIASED);
+  const index = new Map(['<PAD>', '<UNK>', 'larg', 'invent', 'with', 'arriv', 'come', 'danc'].map((t, i) => [t, i]));
+  const encode = tok.idEncoder(index, 1);
+  for (const text of [...asciiTexts(2000), 'come up with big', 'x come', 'Dancing comes \u00e9t\u00e9']) {
+    const want = tok.tokenize(text).map((t) => index.get(t) ?? 1);
+    assert.deepEqual(encode(text), want, JSON.stringify(text));
+    assert.deepEqual(encode(text), want, JSON.stringify(text));
+  }
+  assert.throws(() => encode(3), TypeError);
+});
