@@ -41,9 +41,9 @@ def qa_export() -> None:
 
 
 def qa_ask() -> None:
-    from rnnqa.ask.lean import main, parse  # numpy and onnxruntime: the base install
+    from rnnqa.ask.lean import main, parse, usable  # numpy and onnxruntime: the base install
 
-    lean = parse(sys.argv[1:])  # `qa-ask [--bundle DIR] QUESTION...` skips click's import (rnnqa.ask.lean)
+    lean = parse(sys.argv[1:]) if usable() else None  # `qa-ask [--bundle DIR] QUESTION...` skips click's import
     if lean is not None:
         sys.exit(main(*lean))
     _run("rnnqa.ask.cli", "qa-ask")

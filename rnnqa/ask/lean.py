@@ -3,12 +3,15 @@
 click's import is ~7 ms of a ~150 ms start (BENCHMARKS.md, cold start). This module takes exactly that form —
 questions on the command line that do not start with "-", and at most one ``--bundle DIR`` (or
 ``--bundle=DIR``) — and answers it as rnnqa.ask.cli would, line for line and with its exit codes
-(tests/runtime/test_lean_ask.py runs both on the same arguments). Anything else, ``--help`` included, goes
-to the click command.
+(tests/runtime/test_lean_ask.py runs both on the same arguments), where stdout and stderr take UTF-8.
+Anything else, ``--help`` included, goes to the click command.
 """
 
 from __future__ import annotations
 
+import codecs
+import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +22,16 @@ from rnnqa.runtime.model import QAModel
 from rnnqa.utf8 import is_utf8
 
 EXIT_ERROR = 1  # rnnqa.cli_common.EXIT_ERROR, restated: that module imports click
+# click.echo's rule, restated: escape codes are stripped from a stream that is no terminal (click's pattern).
+_ANSI = re.compile(r"\033\[[0-?]*[ -/]*[@-~]")
+
+
+def usable() -> bool:
+    """Whether stdout and stderr take UTF-8; where one does not, click's echo rewraps it, so its command answers."""
+    try:
+        return all(codecs.lookup(stream.encoding).name == "utf-8" for stream in (sys.stdout, sys.stderr))
+    except (AttributeError, LookupError, TypeError):  # no stream, or no encoding
+        return False
 
 
 def parse(argv: Sequence[str]) -> tuple[Path, list[str]] | None:
@@ -42,15 +55,35 @@ def parse(argv: Sequence[str]) -> tuple[Path, list[str]] | None:
 
 
 def main(bundle: Path, questions: list[str]) -> int:
-    """Answer ``questions`` from ``bundle``, one line each on stdout; the exit code."""
+    """Answer ``questions`` from ``bundle``, one line each on stdout; the exit code. Ctrl-C and a closed pipe end
+    as click ends them: "Aborted!" on stderr, or silently, with exit code 1."""
+    try:
+        return _answer(bundle, questions)
+    except KeyboardInterrupt:
+        _echo("", sys.stderr)
+        _echo("Aborted!", sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush at exit
+        return EXIT_ERROR
+
+
+def _answer(bundle: Path, questions: list[str]) -> int:
     try:
         model = QAModel.load(bundle)
     except RnnqaError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _echo(f"error: {exc}", sys.stderr)
         return EXIT_ERROR
     failed = False
     for question in questions:
         line, ok = respond(model, question, False, None) if is_utf8(question) else not_utf8(question, False)
         failed |= not ok
-        print(line, flush=True)
+        _echo(line, sys.stdout)
     return EXIT_ERROR if failed else 0
+
+
+def _echo(line: str, stream) -> None:
+    if "\033" in line and not stream.isatty():
+        line = _ANSI.sub("", line)
+    stream.write(line + "\n")
+    stream.flush()

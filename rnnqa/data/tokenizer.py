@@ -45,7 +45,7 @@ _JOINER_MARKERS = (0x27, 0x0, 0xFFFF, 0x9)
 # computing it costs a millisecond of every command's start.
 WHITESPACE = (0x9, 0xA, 0xB, 0xC, 0xD, 0x1C, 0x1D, 0x1E, 0x1F, 0x20, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028,
               0x2029, 0x202F, 0x205F, 0x3000)
-_CACHED_WORDS = 1 << 16  # id_encoder's word → id cache is emptied when it holds this many
+_CACHED_WORDS = 1 << 14  # id_encoder's word → id cache is emptied when it holds this many (~2 MB)
 _CACHED_CODE_POINTS = 0x10000  # translation entries cached for the BMP only: bounded memory on any input
 _HEX_KEY = re.compile(r"0|[1-9a-f][0-9a-f]*")
 _HEX_KEYS = re.compile(r"(?:(?:0|[1-9a-f][0-9a-f]*)\n)*")  # every key at once, each ended by "\n"
@@ -337,7 +337,9 @@ def _map(mapping: dict) -> dict[int, str]:
     """``map``: code point → what it becomes. Checked in bulk (7,000 entries in a bundle: this is load time); the
     first bad entry gets the one-entry checks' message."""
     keys, values = list(mapping), list(mapping.values())
-    if _HEX_KEYS.fullmatch("\n".join(keys) + "\n") and all(type(v) is str for v in values):
+    joined = "\n".join(keys) + "\n" if all(type(k) is str for k in keys) else ""
+    if (_HEX_KEYS.fullmatch(joined) and joined.count("\n") == len(keys)  # no key holds the separator
+            and all(type(v) is str for v in values)):
         codes = [int(k, 16) for k in keys]
         if not codes or max(codes) <= MAX_CODE_POINT:
             return dict(zip(codes, values))
@@ -371,10 +373,11 @@ def _aliases(declaration: dict) -> tuple[dict[str, str], int]:
     if declaration.get("version") != ALIAS_VERSION:
         raise ValueError(f"'aliases' needs version {ALIAS_VERSION}")
     aliases = _field(declaration, "aliases", dict)
-    keys, values = "\0".join(aliases), list(aliases.values())
-    bulk_ok = (all(type(v) is str for v in values) and all(values) and " " not in "".join(values)  # 5,000 in a bundle
-               and all(map(str.__len__, aliases)) and not keys.startswith(" ") and not keys.endswith(" ")
-               and not any(bad in keys for bad in ("  ", "\0 ", " \0")))
+    values = list(aliases.values())  # 5,000 in a bundle: checked in bulk, entry by entry only to name a bad one
+    keys = "\0".join(aliases) if all(type(k) is str for k in aliases) else None
+    bulk_ok = (keys is not None and all(map(len, aliases)) and not keys.startswith(" ") and not keys.endswith(" ")
+               and not any(bad in keys for bad in ("  ", "\0 ", " \0"))
+               and all(type(v) is str for v in values) and all(values) and " " not in "".join(values))
     for key, value in () if bulk_ok else aliases.items():
         if (not isinstance(key, str) or not key or key[0] == " " or key[-1] == " " or "  " in key
                 or not isinstance(value, str) or not value or " " in value):

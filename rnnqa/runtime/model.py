@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import onnxruntime as ort
@@ -26,10 +25,10 @@ _DECODED = [ANSWER_INDEX, CONFIDENCE]  # what answering reads: the graph decodes
 _IDS, _array, _INT64, _COLUMN = INPUT_NAMES[0], np.array, np.dtype(np.int64), (slice(None), None)
 
 
-class Answer(NamedTuple):
+@dataclass(frozen=True)
+class Answer:
     """One answer: ``text`` verbatim from the training data, ``confidence`` its softmax probability,
-    ``known`` whether ``confidence`` reaches the threshold (else show :data:`UNKNOWN_TEXT`). Immutable
-    (a named tuple: the lightest object Python builds, on the one-question hot path)."""
+    ``known`` whether ``confidence`` reaches the threshold (else show :data:`UNKNOWN_TEXT`)."""
 
     text: str
     confidence: float
@@ -37,9 +36,6 @@ class Answer(NamedTuple):
 
     def __str__(self) -> str:
         return self.text if self.known else UNKNOWN_TEXT
-
-
-_new_answer = tuple.__new__  # Answer(...) without NamedTuple's keyword handling: _new_answer(Answer, (t, c, k))
 
 
 @dataclass(frozen=True)
@@ -219,7 +215,7 @@ class QAModel:
             scale = state.scale
             if scale is not None:
                 confidence *= scale(row, index)
-            return _new_answer(Answer, (state.answers[index], confidence, confidence >= state.threshold))
+            return Answer(state.answers[index], confidence, confidence >= state.threshold)
         feeds = {INPUT_NAMES[0]: np.array([row], dtype=np.int64), INPUT_NAMES[1]: np.array([len(row)], dtype=np.int64)}
         index, confidence = state.session.run(_DECODED, feeds)  # the graph decodes: no numpy work left
         return _make(state, int(index[0]), float(confidence[0]))
@@ -285,7 +281,7 @@ def _ranked(state: _Serving, rows: Sequence[Sequence[int]], k: int) -> list[list
 
 
 def _make(state: _Serving, index: int, confidence: float) -> Answer:
-    return _new_answer(Answer, (state.answers[index], confidence, confidence >= state.threshold))
+    return Answer(state.answers[index], confidence, confidence >= state.threshold)
 
 
 def _check_threshold(threshold: float) -> float:

@@ -1,6 +1,7 @@
 """The declared tokenizer (version 2): the interpreter does what docs/tokenizer.md says, on any text."""
 
 import json
+import re
 import unicodedata
 
 import pytest
@@ -244,3 +245,23 @@ def test_id_encoder_equals_looking_up_each_token(words):
 def test_id_encoder_refuses_what_is_not_text():
     with pytest.raises(TypeError):
         ALIASED_TOKENIZER.id_encoder(ENCODER_INDEX, 1)(b"big")
+
+
+@pytest.mark.parametrize("field, entry, message", [
+    ("map", {"a\nb": "x"}, "not a code point: 'a\\nb'"),  # each piece is hexadecimal: the bulk check must see the key
+    ("map", {"0041": "a"}, "not a code point: '0041'"),
+    ("map", {"110000": "a"}, "not a code point: '110000' (an integer 0 to 0x10FFFF)"),
+    ("map", {"41": 3}, "map['41'] must be a string"),
+    ("aliases", {"a\0 b": "c", " a": "b"}, "aliases[' a']"),
+    ("aliases", {"ab": "c", "a  b": "c"}, "aliases['a  b']"),
+    ("aliases", {"ab": "c d"}, "aliases['ab']"),
+])
+def test_a_bad_entry_among_thousands_is_named_as_one_alone_is(field, entry, message):
+    """The map and aliases are checked in bulk; the first bad entry gets the entry-by-entry message."""
+    declaration = {**preset_declaration("english"), "version": 3}
+    declaration[field] = {**declaration.get(field, {}), **{f"{i:x}" if field == "map" else f"w{i}": "x" for i in
+                                                          range(0x4e00, 0x5e00)}, **entry}
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        DeclaredTokenizer(declaration)
+    declaration[field] = {k: v for k, v in declaration[field].items() if k not in entry}
+    DeclaredTokenizer(declaration)  # and the rest passes

@@ -50,8 +50,16 @@ def test_answer_fields_threshold_and_str(model):
     assert isinstance(answer, Answer) and 0.0 <= answer.confidence <= 1.0
     assert answer.known == (answer.confidence >= model.threshold) and model.threshold == DEFAULT_THRESHOLD
     assert str(Answer("Paris", 0.4, False)) == UNKNOWN_TEXT and str(Answer("Paris", 0.9, True)) == "Paris"
-    with pytest.raises(AttributeError):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         answer.text = "x"  # frozen
+    # a frozen dataclass, as documented: equal to one built alike, asdict and replace work, no tuple
+    assert answer == Answer(answer.text, answer.confidence, answer.known) and hash(answer) == hash(Answer(*answer_fields(answer)))
+    assert dataclasses.asdict(answer) == {"text": answer.text, "confidence": answer.confidence, "known": answer.known}
+    assert dataclasses.replace(answer, known=not answer.known).known != answer.known and answer != tuple(answer_fields(answer))
+
+
+def answer_fields(answer: Answer) -> tuple:
+    return answer.text, answer.confidence, answer.known
 
 
 def test_threshold_override(make_bundle):

@@ -36,8 +36,7 @@ const SYNC_BINDING = (() => {
   try {
     const module = createRequire(import.meta.url)('onnxruntime-node/dist/binding');
     if (typeof module.initOrt !== 'function' || typeof module.binding?.InferenceSession !== 'function') return null;
-    module.initOrt();
-    return module.binding;
+    return module;
   } catch {
     return null;
   }
@@ -45,7 +44,8 @@ const SYNC_BINDING = (() => {
 
 /** A session on `bytes` with `runSync(feeds, fetches)` (the outputs as the public `run` gives them) and `run`. */
 function openSync(bytes, sessionOptions) {
-  const native = new SYNC_BINDING.InferenceSession();
+  SYNC_BINDING.initOrt(); // once, at the first session as the package does, so ort.env.logLevel set before counts
+  const native = new SYNC_BINDING.binding.InferenceSession();
   native.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, sessionOptions);
   const runSync = (feeds, fetches) => {
     const outputs = {};

@@ -59,7 +59,7 @@ class Ranges {
 
 const ASCII = /^[\x00-\x7f]*$/;
 const JOINER_MARKS = ['\u0001', '\u0002', '\ufdd0', '\ufdd1']; // candidates for the ASCII path's joiner stand-in
-const CACHED_WORDS = 1 << 16; // idEncoder's word → id cache is emptied when it holds this many
+const CACHED_WORDS = 1 << 14; // idEncoder's word → id cache is emptied when it holds this many
 
 export class DeclaredTokenizer {
   /**
