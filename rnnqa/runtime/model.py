@@ -188,7 +188,7 @@ class QAModel:
             QuestionTypeError (a TypeError): ``question`` is not a string.
             QuestionError (a ValueError): it is empty, blank, or has no tokens.
         """
-        return _encode(self._state, question)
+        return self._state.encode(question)
 
     def logits(self, questions: Sequence[str]) -> np.ndarray:
         """Raw scores ``(len(questions), num_answers)`` float32, from one onnxruntime call."""
@@ -227,12 +227,12 @@ class QAModel:
         if len(questions) == 1:
             return [self.answer(questions[0])]
         state = self._state
-        return _answers(state, [_encode(state, q) for q in questions])
+        return _answers(state, [state.encode(q) for q in questions])
 
     def top_k(self, question: str, k: int) -> list[Answer]:
         """The ``k`` most likely answers, best first."""
         state = self._state
-        return _ranked(state, [_encode(state, question)], k)[0]
+        return _ranked(state, [state.encode(question)], k)[0]
 
     def answer_rows(self, rows: Sequence[Sequence[int]]) -> list[Answer]:
         """:meth:`answer_batch` for questions already encoded by this model's :meth:`encode` — use a
@@ -245,15 +245,11 @@ class QAModel:
         return _ranked(self._state, rows, k)
 
 
-def _encode(state: _Serving, question: str) -> list[int]:
-    return state.encode(question)
-
-
 def _run(state: _Serving, questions: Sequence[str], outputs: list[str]) -> list[np.ndarray]:
     """The graph's ``outputs`` for ``questions``, padded into one onnxruntime call."""
     if isinstance(questions, str):
         raise QuestionTypeError("expected a sequence of questions, not one str")
-    return _run_rows(state, [_encode(state, q) for q in questions], outputs)
+    return _run_rows(state, [state.encode(q) for q in questions], outputs)
 
 
 def _run_rows(state: _Serving, rows: Sequence[Sequence[int]], outputs: list[str]) -> list[np.ndarray]:

@@ -188,16 +188,7 @@ export async function openModel(ort, bundle, sessionOptions, options, origin = n
  * `runSync(feeds, fetches)`; `answer` then runs it without waiting for the event loop.
  */
 async function openSingle(ort, bundle, sessionOptions, probe, openSync) {
-  let single;
-  if (openSync === null) {
-    single = await createSession(ort, SINGLE_FILE, bundle.single, sessionOptions);
-  } else {
-    try {
-      single = openSync(bundle.single, sessionOptions);
-    } catch (error) {
-      throw new BundleError(SINGLE_FILE, `onnxruntime cannot load it: ${error.message}`);
-    }
-  }
+  const single = await createSession(ort, SINGLE_FILE, bundle.single, sessionOptions, openSync ?? undefined);
   let out;
   try {
     out = await single.run({ [INPUT_IDS]: new ort.Tensor('int64', BigInt64Array.from([BigInt(bundle.vocab.unkId)]), [1, 1]) },
@@ -217,10 +208,13 @@ async function openSingle(ort, bundle, sessionOptions, probe, openSync) {
   return single;
 }
 
-/** An onnxruntime session on the graph file `name`; a graph it cannot load is a BundleError naming the file. */
-async function createSession(ort, name, bytes, sessionOptions) {
+/**
+ * An onnxruntime session on the graph file `name`, opened by `open` (default: the package's public session); a
+ * graph it cannot load is a BundleError naming the file.
+ */
+async function createSession(ort, name, bytes, sessionOptions, open = (b, o) => ort.InferenceSession.create(b, o)) {
   try {
-    return await ort.InferenceSession.create(bytes, sessionOptions);
+    return await open(bytes, sessionOptions);
   } catch (error) {
     throw new BundleError(name, `onnxruntime cannot load it: ${error.message}`);
   }
