@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnnqa.bundle_format import ANSWER_INDEX, CONFIDENCE
+from rnnqa.bundle_format import ANSWER_INDEX, CONFIDENCE, SINGLE_OUTPUT_NAMES
 from rnnqa.data.padding import pad_rows
 from rnnqa.data.table import default_dataset_path, load_qa_csv
 from rnnqa.runtime import QAModel
@@ -38,8 +38,9 @@ from bundles import default_bundle
 ROOT = Path(__file__).resolve().parents[1]
 SEED_CSV = ROOT.parent / "shared" / "seed" / "100_Unique_QA_Dataset.csv"
 BIN = Path(sys.executable).parent
-# What QAModel.answer reads from the graph; every bare onnxruntime baseline fetches the same outputs.
-DECODED = [ANSWER_INDEX, CONFIDENCE]
+# What QAModel reads from each graph; every bare onnxruntime baseline fetches the same outputs.
+DECODED = [ANSWER_INDEX, CONFIDENCE]  # model.onnx
+SINGLE = list(SINGLE_OUTPUT_NAMES)  # model_single.onnx: the softmax
 
 
 def interleaved(contenders: dict[str, Callable[[], object]], calls: int, repeats: int) -> dict[str, float]:
@@ -82,7 +83,7 @@ def bench_latency(bundle: Path, run_dir: Path, question: str, repeats: int) -> d
     times = interleaved(
         {
             "answer": lambda: model.answer(question),
-            "bare_session_run": lambda: single.run(DECODED, single_feeds),  # the graph answer runs
+            "bare_session_run": lambda: single.run(SINGLE, single_feeds),  # the graph answer runs
             "bare_model_onnx": lambda: session.run(DECODED, feeds),  # the batch graph, one row: answer before
         },
         calls=1000,

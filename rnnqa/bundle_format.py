@@ -20,9 +20,11 @@ A bundle is a directory holding exactly these files::
     model.ort               (qa-export --ort) model.onnx in ORT format, and the operators and types an
     required_operators.config   onnxruntime reduced build needs for it
     model_single.onnx       (fp32, up to 4 MiB of weights) the same classifier for one question and nothing else: input_ids
-                            int64 [seq, 1] (time-major, no padding, no lengths) -> answer_index int64 [1, 1],
-                            confidence float32 [1, 1], the softmax maximum *before* the substitution gate; the
-                            leanest graph of the model (rnnqa.export.single), parity-checked like model.onnx
+                            int64 [seq, 1] (time-major, no padding, no lengths) -> probabilities float32
+                            [1, num_answers], the softmax *before* the substitution gate (the runtime takes
+                            its argmax and maximum; format 4's graph output those, answer_index int64 [1, 1]
+                            and confidence float32 [1, 1]); the leanest graph of the model
+                            (rnnqa.export.single), parity-checked like model.onnx
     gate.json               (with model_single.onnx, for runs trained with the substitution gate) the gate's
                             tables, which model.onnx holds as constants: a runtime answering with
                             model_single.onnx applies the gate itself (the rule: rnnqa.runtime.gate)
@@ -33,15 +35,17 @@ model.onnx, the accuracy gate's figures in its manifest, and no model.torchscrip
                             other file, the manifest included; written after the manifest, so not
                             listed in it (rnnqa.runtime.signature checks it when a key is required)
 
-Format 2 (before conformance.json) is still read, so bundles exported before answer as they did. A bundle
-without model_single.onnx is written as format 3, which runtimes from before format 4 read.
+Formats 2 (before conformance.json) and 4 (the single-question graph decoding itself) are still read, so
+bundles exported before answer as they did. A bundle without model_single.onnx is written as format 3,
+which runtimes from before format 4 read.
 """
 
 FORMAT_NAME = "rnnqa-bundle"
 # 2: the graph also outputs probabilities, answer_index and confidence (decoding inside onnxruntime, BENCHMARKS.md).
 # 3: conformance.json; the tokenizer in vocab.json is declared as data (version 2) for runs trained since.
 # 4: model_single.onnx and gate.json. A bundle without them is written as 3, so runtimes that read 3 load it.
-FORMAT_VERSION = 4
+# 5: model_single.onnx stops at the softmax (one output instead of TopK's two: BENCHMARKS.md, "Node and browser").
+FORMAT_VERSION = 5
 
 ONNX_FILE = "model.onnx"
 TORCHSCRIPT_FILE = "model.torchscript.pt"
@@ -64,13 +68,15 @@ OPTIONAL_FILES = OPTIONAL_FILES_3 + (SINGLE_FILE, GATE_FILE)
 # is the quantized graph, and there is no TorchScript file — an edge bundle carries no PyTorch weights).
 VARIANTS = {"fp32": (), "int8": (TORCHSCRIPT_FILE,)}  # each variant's files left out of its format's list
 # The files of each format version this rnnqa reads, and those it may hold besides.
-FORMAT_FILES = {2: (ONNX_FILE, TORCHSCRIPT_FILE, VOCAB_FILE, MANIFEST_FILE), 3: BUNDLE_FILES, 4: BUNDLE_FILES}
-FORMAT_OPTIONAL_FILES = {2: (), 3: OPTIONAL_FILES_3, 4: OPTIONAL_FILES}
+FORMAT_FILES = {2: (ONNX_FILE, TORCHSCRIPT_FILE, VOCAB_FILE, MANIFEST_FILE), 3: BUNDLE_FILES, 4: BUNDLE_FILES,
+                5: BUNDLE_FILES}
+FORMAT_OPTIONAL_FILES = {2: (), 3: OPTIONAL_FILES_3, 4: OPTIONAL_FILES, 5: OPTIONAL_FILES}
 
 INPUT_NAMES = ("input_ids", "lengths")
 LOGITS, PROBABILITIES, ANSWER_INDEX, CONFIDENCE = "logits", "probabilities", "answer_index", "confidence"
 OUTPUT_NAMES = (LOGITS, PROBABILITIES, ANSWER_INDEX, CONFIDENCE)
-SINGLE_OUTPUT_NAMES = (ANSWER_INDEX, CONFIDENCE)  # model_single.onnx: input INPUT_NAMES[0] only, [seq, 1]
+SINGLE_OUTPUT_NAMES = (PROBABILITIES,)  # model_single.onnx: input INPUT_NAMES[0] only, [seq, 1]
+SINGLE_OUTPUT_NAMES_4 = (ANSWER_INDEX, CONFIDENCE)  # format 4's model_single.onnx, [1, 1] each
 ONNX_METADATA_KEY = "rnnqa"  # metadata_props key holding the manifest's key facts as JSON
 
 # Below this softmax probability the answer is "I don't know". Chosen on the dev sets with qa-train's
@@ -97,5 +103,5 @@ def graph_contract(num_answers: int) -> dict:
 
 
 def format_version(single_graph: bool) -> int:
-    """The version a bundle is written as: 4 with the single-question graph, else 3 (older runtimes read it)."""
+    """The version a bundle is written as: 5 with the single-question graph, else 3 (older runtimes read it)."""
     return FORMAT_VERSION if single_graph else 3

@@ -4,9 +4,10 @@
 batch-first transposes around the recurrent op, and the substitution gate. One question needs none of
 that, and onnxruntime charges about 1 µs for every node it runs, so this graph is written node by node
 from the trained weights: Gather → one recurrent op per layer, time-major → max (or last state) → Gemm →
-Softmax → TopK. Six nodes for the default GRU against the ninety-odd of ``model.onnx``
-(BENCHMARKS.md). It stops at the softmax: the runtime applies the gate from ``gate.json``
-(:mod:`rnnqa.runtime.gate`). ``validate`` checks both against the eager model on every parity row.
+Softmax. Five nodes for the default GRU against the ninety-odd of ``model.onnx`` (BENCHMARKS.md). It
+stops at the softmax: the runtime takes its argmax and maximum (a TopK node cost as much in Python as the
+argmax it saves, and a second output costs onnxruntime-node ~1.7 µs) and applies the gate from
+``gate.json`` (:mod:`rnnqa.runtime.gate`). ``validate`` checks both against the eager model on every parity row.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from rnnqa.bundle_format import ANSWER_INDEX, CONFIDENCE, INPUT_NAMES
+from rnnqa.bundle_format import INPUT_NAMES, PROBABILITIES
 from rnnqa.export.graphs import IR_VERSION
 from rnnqa.runtime.gate import GATE_VERSION, SYNONYM_GATE_VERSION
 from rnnqa.train.gate import GATE_FACTOR, NO_QUESTION
@@ -29,8 +30,8 @@ _AXES_AS_INPUT = 18  # from this opset, ReduceMax takes its axes as an input, no
 
 
 def single_question_graph(model: QAClassifier, opset: int) -> onnx.ModelProto:
-    """``input_ids`` int64 [seq, 1] → ``answer_index`` int64 [1, 1], ``confidence`` float32 [1, 1] (the
-    softmax maximum, before the substitution gate)."""
+    """``input_ids`` int64 [seq, 1] → ``probabilities`` float32 [1, num_answers] (the softmax, before the
+    substitution gate)."""
     config = model.config
     weights: list[onnx.TensorProto] = []
 
@@ -67,15 +68,12 @@ def single_question_graph(model: QAClassifier, opset: int) -> onnx.ModelProto:
     nodes += [
         helper.make_node("Gemm", ["pooled", const("head_weight", model.head.weight), const("head_bias", model.head.bias)],
                          ["logits"], transB=1),
-        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
-        # the best answer and its probability in one node (0.5 µs less than ReduceMax + ArgMax)
-        helper.make_node("TopK", ["probabilities", const("k", np.array([1], np.int64))], [CONFIDENCE, ANSWER_INDEX]),
+        helper.make_node("Softmax", ["logits"], [PROBABILITIES], axis=1),
     ]
     graph = helper.make_graph(
         nodes, "rnnqa_single",
         [helper.make_tensor_value_info(INPUT_NAMES[0], TensorProto.INT64, ["seq", 1])],
-        [helper.make_tensor_value_info(ANSWER_INDEX, TensorProto.INT64, [1, 1]),
-         helper.make_tensor_value_info(CONFIDENCE, TensorProto.FLOAT, [1, 1])],
+        [helper.make_tensor_value_info(PROBABILITIES, TensorProto.FLOAT, [1, config.num_answers])],
         weights,
     )
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="rnnqa")

@@ -19,6 +19,7 @@ from rnnqa.bundle_format import (
     SIGNATURE_FILE,
     SINGLE_FILE,
     SINGLE_OUTPUT_NAMES,
+    SINGLE_OUTPUT_NAMES_4,
     VARIANTS,
     VOCAB_FILE,
     graph_contract,
@@ -201,8 +202,9 @@ def _check_single(manifest: dict, vocab: Vocabulary, single: bytes | None, gate:
             raise BundleError(GATE_FILE, f"present without {SINGLE_FILE}")
         return None
     graph = _inspect(SINGLE_FILE, single)
-    expected = ([(INPUT_NAMES[0], _INT64, ["seq", 1])],
-                [(SINGLE_OUTPUT_NAMES[0], _INT64, [1, 1]), (SINGLE_OUTPUT_NAMES[1], _FLOAT, [1, 1])])
+    outputs = ([(SINGLE_OUTPUT_NAMES_4[0], _INT64, [1, 1]), (SINGLE_OUTPUT_NAMES_4[1], _FLOAT, [1, 1])]
+               if manifest["format_version"] == 4 else [(SINGLE_OUTPUT_NAMES[0], _FLOAT, [1, len(vocab.answers)])])
+    expected = ([(INPUT_NAMES[0], _INT64, ["seq", 1])], outputs)
     if (graph.inputs, graph.outputs) != expected:
         raise BundleError(SINGLE_FILE, f"graph inputs {graph.inputs} and outputs {graph.outputs}, expected "
                                        f"{expected[0]} and {expected[1]}")

@@ -26,9 +26,10 @@ no group is its own class), and ``questions`` hold classes: a swap for a synonym
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+_OTHER = frozenset([None])  # what a question's words that are not content words add to its classes
 GATE_VERSION = 1
 SYNONYM_GATE_VERSION = 2  # version 1 with "synonyms"
 
@@ -39,24 +40,26 @@ class SubstitutionGate:
     questions: tuple[tuple[frozenset[int], ...], ...]  # per answer index (none: the gate stays open)
     factor: float
     classes: dict[int, int] | None = None  # token id → its synonym class, for ids in a group (version 2)
-    # Derived, for scale(): each content id's class, and each answer's questions as one set to look up.
-    _class_of: dict[int, int] = field(init=False, repr=False, compare=False)
-    _taught: tuple[frozenset[frozenset[int]], ...] = field(init=False, repr=False, compare=False)
+    # Derived, for scale(): each content id's class (None for the other ids), and each answer's questions as
+    # one set to look up, each question twice: as it is, and with None (for a question with other words).
+    _class_of: Callable[[int], int | None] = field(init=False, repr=False, compare=False)
+    _taught: tuple[frozenset[frozenset[int | None]], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         classes = self.classes or {}
-        object.__setattr__(self, "_class_of", {t: classes.get(t, t) for t in self.content})
-        object.__setattr__(self, "_taught", tuple(frozenset(rows) for rows in self.questions))
+        object.__setattr__(self, "_class_of", {t: classes.get(t, t) for t in self.content}.get)
+        object.__setattr__(self, "_taught", tuple(frozenset([*rows, *(r | _OTHER for r in rows)])
+                                                  for rows in self.questions))
 
     def scale(self, ids: Sequence[int], answer: int) -> float:
         """What the chosen ``answer``'s confidence is multiplied by for the question ``ids``: 1, or
         ``factor`` when the question is one of that answer's training questions with one content word
         swapped."""
         class_of = self._class_of
-        mine = [class_of[t] for t in ids if t in class_of]
+        if frozenset(map(class_of, ids)) in self._taught[answer]:  # missing == extra == 0 for some R is
+            return 1.0                                              # R == the classes asked: the gate is open
+        mine = [c for c in map(class_of, ids) if c is not None]
         asked = frozenset(mine)
-        if asked in self._taught[answer]:  # missing == extra == 0 for some R is R == asked: the gate is open
-            return 1.0
         for words in self.questions[answer]:
             if len(words) - len(words & asked) == 1 and sum(t not in words for t in mine) == 1:
                 return self.factor

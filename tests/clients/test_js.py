@@ -21,6 +21,7 @@ import pytest
 from rnnqa.data.table import default_dataset_path, load_qa_csv
 from rnnqa.signing import sign_bundle
 from tests.clients.node import ROOT, SCREENSHOTS, chromium, need_node, node_test
+from tests.runtime.test_single_path import as_format_4
 
 QA_ASK = Path(sys.executable).parent / "qa-ask"
 
@@ -54,6 +55,9 @@ def cases(make_bundle, make_keys, tmp_path_factory) -> dict:
     (bad / "model.onnx").write_bytes(b"x")
     bad_run = qa_ask("--bundle", str(bad), "hello")
     external = external_data_bundle(bundle, root / "external")
+    format_4 = root / "format4"  # the single graph as format 4 wrote it: TopK's answer_index and confidence
+    shutil.copytree(bundle, format_4)
+    as_format_4(format_4)
     signed = root / "signed"  # without a key the JavaScript runtime loads it and does not read model.sig
     shutil.copytree(bundle, signed)
     if importlib.util.find_spec("model_signing") is not None:
@@ -67,6 +71,7 @@ def cases(make_bundle, make_keys, tmp_path_factory) -> dict:
                    "topk": top_k.stdout.splitlines(), "rc": as_json.returncode},
         "badBundle": {"dir": str(bad), "stderr": bad_run.stderr},
         "externalBundle": str(external),
+        "format4Bundle": str(format_4),
         "signedBundle": str(signed),
     }
     assert len(data["python"]["json"]) == len(questions)

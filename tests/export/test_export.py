@@ -80,7 +80,7 @@ def test_bundle_holds_its_files_and_true_hashes(bundles):
     for name, digest in manifest["files"].items():
         assert hashlib.sha256((result.bundle_dir / name).read_bytes()).hexdigest() == digest
     assert set(manifest["files"]) == written - {"manifest.json"}
-    assert manifest["format_version"] == 4 and manifest["threshold"] == DEFAULT_THRESHOLD
+    assert manifest["format_version"] == 5 and manifest["threshold"] == DEFAULT_THRESHOLD
     # qa-train's default carries WordNet aliases, which only a version-3 declaration may hold
     assert manifest["tokenizer_version"] == ALIAS_VERSION
     assert tokenizer_from_json(json.loads((result.bundle_dir / "vocab.json").read_text())["tokenizer"]).aliases

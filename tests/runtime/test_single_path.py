@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pytest
 from onnx import numpy_helper
@@ -14,6 +16,7 @@ from onnx import numpy_helper
 from rnnqa.bundle_format import GATE_FILE, ONNX_FILE, SINGLE_FILE
 from rnnqa.eval.questions import DEFAULT_NEAR_MISS, DEFAULT_OOD
 from rnnqa.runtime import QAModel
+from rnnqa.runtime.single_run import single_run
 from tests.runtime.test_bundle import edit_json, refused, rehash
 
 QUALITY = Path(__file__).resolve().parents[2] / "quality"
@@ -164,3 +167,80 @@ def test_a_deeply_nested_gate_table_is_refused(bundle):
     (bundle / GATE_FILE).write_text("[" * 100_000 + "]" * 100_000)
     rehash(bundle, GATE_FILE)
     refused(bundle, GATE_FILE, "not a valid gate table")
+
+
+def as_format_4(bundle: Path) -> None:
+    """Rewrite ``bundle`` as format 4 wrote it: the single graph decodes itself with TopK (answer_index,
+    confidence [1, 1])."""
+    proto = onnx.load(str(bundle / SINGLE_FILE))
+    k = numpy_helper.from_array(np.array([1], np.int64), "k")
+    proto.graph.initializer.append(k)
+    proto.graph.node.append(onnx.helper.make_node("TopK", ["probabilities", "k"], ["confidence", "answer_index"]))
+    del proto.graph.output[:]
+    proto.graph.output.extend([onnx.helper.make_tensor_value_info("answer_index", onnx.TensorProto.INT64, [1, 1]),
+                               onnx.helper.make_tensor_value_info("confidence", onnx.TensorProto.FLOAT, [1, 1])])
+    onnx.checker.check_model(proto)
+    (bundle / SINGLE_FILE).write_bytes(proto.SerializeToString())
+    edit_json(bundle / "manifest.json", lambda m: m.update(format_version=4))
+    rehash(bundle, SINGLE_FILE)
+
+
+def test_a_format_4_bundle_answers_on_its_own_single_graph(bundle, tmp_path):
+    old = tmp_path / "format4"
+    shutil.copytree(bundle, old)
+    as_format_4(old)
+    new_model, old_model = QAModel.load(bundle), QAModel.load(old)
+    assert [o.name for o in old_model._state.single.get_outputs()] == ["answer_index", "confidence"]
+    for text in questions(new_model):
+        got, want = old_model.answer(text), new_model.answer(text)
+        assert (got.text, got.known) == (want.text, want.known), text
+        assert got.confidence == pytest.approx(want.confidence, abs=1e-6), text
+
+
+def test_each_format_reads_only_its_own_single_graph(bundle, tmp_path):
+    old = tmp_path / "format4"
+    shutil.copytree(bundle, old)
+    as_format_4(old)
+    edit_json(old / "manifest.json", lambda m: m.update(format_version=5))
+    refused(old, SINGLE_FILE, "expected [('input_ids'")  # a format-5 manifest, a format-4 graph
+    edit_json(bundle / "manifest.json", lambda m: m.update(format_version=4))
+    refused(bundle, SINGLE_FILE, "expected [('input_ids'")
+
+
+@pytest.mark.parametrize("form", ["5", "4"])
+def test_the_bound_run_answers_as_a_plain_run_at_every_length_and_when_held(bundle, tmp_path, form):
+    """single_run's IOBinding path against session.run: every row length up to max_len (and the first use
+    of each length), a row longer than max_len, and a caller that finds the buffers held."""
+    if form == "4":
+        as_format_4(bundle)
+    model = QAModel.load(bundle)
+    session, max_len = model._state.single, model.max_len
+    run = single_run(session, "input_ids", max_len)
+    assert hasattr(run, "lock")  # the bound path, not the plain run
+    rng = np.random.default_rng(0)
+    rows = [rng.integers(0, len(model.vocab), size=n).tolist() for n in [*range(1, max_len + 1), *range(max_len, 0, -1)]]
+
+    def plain(row):
+        outputs = session.run(None, {"input_ids": np.array(row, np.int64)[:, None]})
+        if form == "4":
+            return int(outputs[0][0, 0]), float(outputs[1][0, 0])
+        return int(outputs[0][0].argmax()), float(outputs[0][0].max())
+
+    assert len({plain(row)[0] for row in rows}) > 1  # answers vary: a stale buffer would show
+    for row in rows:
+        index, confidence = run(row)
+        assert (index, confidence) == plain(row) and type(index) is int and type(confidence) is float
+    with run.lock:  # another thread's answer holds the buffers: this one runs on arrays of its own
+        for row in rows[:5]:
+            assert run(row) == plain(row)
+    long_run = single_run(session, "input_ids", 3)
+    assert long_run(rows[max_len - 1]) == plain(rows[max_len - 1])  # longer than its max_len: a plain run
+
+
+def test_threads_answering_at_once_get_the_serial_answers(bundle):
+    model = QAModel.load(bundle)
+    texts = questions(model)[:200]
+    serial = [model.answer(t) for t in texts]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(3):
+            assert list(pool.map(model.answer, texts * 2)) == serial * 2

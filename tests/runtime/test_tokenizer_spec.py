@@ -320,10 +320,10 @@ def refused(bundle: Path, file: str, reason: str) -> str:
     return info.value.reason
 
 
-def test_bundles_are_format_4_with_tokenizer_version_2_or_3(bundle):
+def test_bundles_are_format_5_with_tokenizer_version_2_or_3(bundle):
     manifest = json.loads((bundle / "manifest.json").read_text())
     vocab = json.loads((bundle / "vocab.json").read_text())
-    assert manifest["format_version"] == 4 and "model_single.onnx" in manifest["files"]
+    assert manifest["format_version"] == 5 and "model_single.onnx" in manifest["files"]
     assert vocab["tokenizer"]["spec"] == "rnnqa-tokenizer" and vocab["tokenizer"]["version"] in (2, 3)
 
 

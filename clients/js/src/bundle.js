@@ -12,8 +12,9 @@ import { verifySignature } from './signature.js';
 import { DeclaredTokenizer } from './tokenizer.js';
 
 export const FORMAT_NAME = 'rnnqa-bundle';
-/** 4: model_single.onnx and gate.json may be listed; 3: the same without them. */
-export const FORMAT_VERSIONS = [3, 4];
+/** 4: model_single.onnx and gate.json may be listed; 3: the same without them; 5: as 4, the single graph
+ * stopping at the softmax (`probabilities` [1, answers]) where 4's decoded it (answer_index, confidence). */
+export const FORMAT_VERSIONS = [3, 4, 5];
 export const MANIFEST_FILE = 'manifest.json';
 export const ONNX_FILE = 'model.onnx';
 export const VOCAB_FILE = 'vocab.json';
@@ -128,8 +129,9 @@ function checkSingle(manifest, vocab, single, gate) {
   }
   const graph = inspect(SINGLE_FILE, single);
   const io = JSON.stringify([graph.inputs, graph.outputs]);
-  const expected = JSON.stringify([[['input_ids', INT64, ['seq', 1]]],
-    [['answer_index', INT64, [1, 1]], ['confidence', FLOAT, [1, 1]]]]);
+  const outputs = manifest.format_version === 4 ? [['answer_index', INT64, [1, 1]], ['confidence', FLOAT, [1, 1]]]
+    : [['probabilities', FLOAT, [1, vocab.answers.length]]];
+  const expected = JSON.stringify([[['input_ids', INT64, ['seq', 1]]], outputs]);
   if (io !== expected) throw new BundleError(SINGLE_FILE, `graph inputs and outputs ${io}, expected ${expected}`);
   const gated = (manifest.model?.gate_questions ?? 0) > 0;
   if (gate === null) {

@@ -158,12 +158,32 @@ describe('a tampered or incomplete bundle is refused', { skip: SKIP }, () => {
     await refused(other, 'model_single.onnx', /graph inputs and outputs/);
   });
 
-  test('format 4 may list the single-question graph, format 3 may not, and either loads without it', async () => {
-    const three = copy(); // Python's bundle is format 4, with model_single.onnx and gate.json
+  test("format 4's single graph, which decodes itself, answers as format 5's softmax does", async () => {
+    const [now, old] = [await load(BUNDLE), await load(cases().format4Bundle)];
+    assert.equal(old.bundle.manifest.format_version, 4);
+    assert.equal(now.bundle.manifest.format_version, 5);
+    const { questions, python } = cases();
+    let answered = 0;
+    for (const [i, question] of questions.entries()) {
+      if (JSON.parse(python.json[i]).error) continue;
+      const [got, want] = [await old.answer(question), await now.answer(question)];
+      assert.equal(got.text, want.text, question);
+      assert.ok(Math.abs(got.confidence - want.confidence) <= 1e-6, question);
+      answered += 1;
+    }
+    assert.ok(answered > 300);
+    const swapped = copy(); // each format's manifest takes only its own graph
+    writeFileSync(join(swapped, 'model_single.onnx'), readFileSync(join(cases().format4Bundle, 'model_single.onnx')));
+    rehash(swapped, 'model_single.onnx');
+    await refused(swapped, 'model_single.onnx', /graph inputs and outputs/);
+  });
+
+  test('formats 4 and 5 may list the single-question graph, format 3 may not, and each loads without it', async () => {
+    const three = copy(); // Python's bundle is format 5, with model_single.onnx and gate.json
     editJson(join(three, 'manifest.json'), (m) => { m.format_version = 3; });
     await refused(three, 'manifest.json', /'files' must list the sha256 of exactly/);
     const want = await (await load(BUNDLE)).answer('What is the capital of France?');
-    for (const version of [3, 4]) {
+    for (const version of [3, 4, 5]) {
       const plain = copy();
       for (const name of ['model_single.onnx', 'gate.json']) unlinkSync(join(plain, name));
       editJson(join(plain, 'manifest.json'), (m) => {

@@ -53,10 +53,10 @@ describe('bundle-level answers of docs/tokenizer.md', { skip: SKIP }, () => {
     rehash(bundle, 'vocab.json');
   };
 
-  test('bundles are format 4; their tokenizer declarations are version 2 or 3', () => {
+  test('bundles are format 5; their tokenizer declarations are version 2 or 3', () => {
     const manifest = readJson(join(BUNDLE, 'manifest.json'));
     const vocab = readJson(join(BUNDLE, 'vocab.json'));
-    assert.equal(manifest.format_version, 4);
+    assert.equal(manifest.format_version, 5);
     assert.ok('model_single.onnx' in manifest.files);
     assert.equal(vocab.tokenizer.spec, 'rnnqa-tokenizer');
     assert.ok([2, 3].includes(vocab.tokenizer.version));
