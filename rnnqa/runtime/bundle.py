@@ -133,7 +133,8 @@ def _read_manifest(raw: bytes) -> dict:
         raise BundleError(MANIFEST_FILE, f"not an {FORMAT_NAME} manifest")
     version = manifest.get("format_version")
     if type(version) is not int or version not in FORMAT_FILES:  # not 3.0, not true, not [3]
-        readable = " and ".join(map(str, FORMAT_FILES))
+        *first, last = map(str, FORMAT_FILES)
+        readable = f"{', '.join(first)} and {last}"
         raise BundleError(MANIFEST_FILE, f"unsupported format version {version!r} (this rnnqa reads "
                                          f"{readable}; export the run again with this qa-export)")
     variant = manifest.get("variant", "fp32")

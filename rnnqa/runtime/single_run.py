@@ -22,7 +22,7 @@ def single_run(session: ort.InferenceSession, input_name: str, max_len: int) -> 
 
     A CPU-only session runs on buffers bound once (IOBinding): the row is written into a preallocated int64
     array of its length (one per length up to ``max_len``, bound at its first use) and onnxruntime writes
-    its output into a preallocated array, so no array is built, wrapped or returned per call (about 1.5 µs
+    its output into a preallocated array, so no array is built, wrapped or returned per call (about 1.9 µs
     of a 13 µs run, BENCHMARKS.md). One caller at a time holds those buffers; a caller that finds them held
     (another thread's answer; the lock is the run's ``lock`` attribute) feeds a new array to
     :func:`bare_run`, as any other session always does.
@@ -47,7 +47,8 @@ def single_run(session: ort.InferenceSession, input_name: str, max_len: int) -> 
         return index, probabilities.item(index)
 
     binding = getattr(session, "_sess", None)
-    if plain is session.run or not callable(getattr(binding, "run_with_iobinding", None)):
+    if (session.get_providers() != ["CPUExecutionProvider"]  # keep the wrapper's provider fall-back
+            or not callable(getattr(binding, "run_with_iobinding", None))):
         return run_plain
     answers = session.get_outputs()[0].shape[1] if not decoded else 1
     if not isinstance(answers, int):

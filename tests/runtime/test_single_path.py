@@ -244,3 +244,13 @@ def test_threads_answering_at_once_get_the_serial_answers(bundle):
     with ThreadPoolExecutor(max_workers=8) as pool:
         for _ in range(3):
             assert list(pool.map(model.answer, texts * 2)) == serial * 2
+
+
+def test_a_session_with_another_provider_keeps_session_run(bundle, monkeypatch):
+    """Only a CPU-only session runs on bound buffers: any other keeps session.run and its provider fall-back."""
+    session = QAModel.load(bundle)._state.single
+    row = [2, 3, 4]
+    want = single_run(session, "input_ids", 8)(row)
+    monkeypatch.setattr(session, "get_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    other = single_run(session, "input_ids", 8)
+    assert not hasattr(other, "lock") and other(row) == want  # the plain run: no buffers bound, no lock

@@ -56,7 +56,7 @@ export function parseManifest(bytes) {
   }
   if (!FORMAT_VERSIONS.includes(manifest.format_version) || notInteger('format_version')) { // not 3.0, as in Python
     throw new BundleError(MANIFEST_FILE, `unsupported format version ${notInteger('format_version') ?? JSON.stringify(manifest.format_version)} ` +
-      `(this runtime reads ${FORMAT_VERSIONS.join(' and ')}; export the run again with a current qa-export)`);
+      `(this runtime reads ${FORMAT_VERSIONS.slice(0, -1).join(', ')} and ${FORMAT_VERSIONS.at(-1)}; export the run again with a current qa-export)`);
   }
   const optional = manifest.format_version === 3 ? OPTIONAL_FILES.filter((f) => !FORMAT_4_FILES.includes(f)) : OPTIONAL_FILES;
   const variant = 'variant' in manifest ? manifest.variant : 'fp32';

@@ -18,13 +18,14 @@ const SINGLE_FORMS = {
   decoded: { fetches: DECODED, best: (out) => [Number(out.answer_index.data[0]), out.confidence.data[0]] },
 };
 
-/** [index, value] of the largest value, the first of equals (as numpy's argmax). */
-function argmax(values) {
+/** [index, value] of the largest value, the first of equals, or the first NaN (as numpy's argmax). */
+export function argmax(values) {
   let best = 0;
   let top = values[0];
-  for (let i = 1; i < values.length; i += 1) {
-    if (values[i] > top) {
-      top = values[i];
+  for (let i = 1; i < values.length && top === top; i += 1) { // top !== top: a NaN, which wins
+    const value = values[i];
+    if (value > top || value !== value) {
+      top = value;
       best = i;
     }
   }

@@ -4,8 +4,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
+import { argmax } from '../src/model.js';
 import { QuestionError, UNKNOWN_TEXT, load } from '../src/node.js';
 import { BUNDLE, SKIP, cases, conformance, copyBundle, editJson, refused, rehash } from './fixture.js';
+
+test("argmax picks the first of equals and the first NaN, as numpy's does", () => {
+  const f = (values) => argmax(Float32Array.from(values));
+  assert.deepEqual(f([0.25]), [0, 0.25]);
+  assert.deepEqual(f([0.125, 0.5, 0.25, 0.5]), [1, 0.5]);
+  assert.deepEqual(f([0.5, 0.125]), [0, 0.5]);
+  const [index, value] = f([0.25, NaN, 0.75, NaN]);
+  assert.ok(index === 1 && Number.isNaN(value));
+  assert.ok(Number.isNaN(f([NaN, 0.75])[1]) && f([NaN, 0.75])[0] === 0);
+});
 
 describe('QAModel in Node', { skip: SKIP }, () => {
   let model;
