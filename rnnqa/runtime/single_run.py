@@ -73,32 +73,26 @@ def single_run(session: ort.InferenceSession, input_name: str, max_len: int) -> 
     if decoded:
         first, second = results
 
-        def run(row: Sequence[int]) -> tuple[int, float]:
-            n = len(row)
-            if not 0 < n <= max_len or not acquire(False):
-                return run_plain(row)
-            try:
-                ids, io = bound[n] or bind(n)
-                ids[:] = row
-                run_bound(io, None)
-                return first.item(), second.item()
-            finally:
-                release()
+        def read() -> tuple[int, float]:
+            return first.item(), second.item()
     else:
         flat = results[0].reshape(answers)
         argmax, item = flat.argmax, flat.item
 
-        def run(row: Sequence[int]) -> tuple[int, float]:
-            n = len(row)
-            if not 0 < n <= max_len or not acquire(False):
-                return run_plain(row)
-            try:
-                ids, io = bound[n] or bind(n)
-                ids[:] = row
-                run_bound(io, None)
-                index = int(argmax())
-                return index, item(index)
-            finally:
-                release()
+        def read() -> tuple[int, float]:
+            index = int(argmax())
+            return index, item(index)
+
+    def run(row: Sequence[int]) -> tuple[int, float]:
+        n = len(row)
+        if not 0 < n <= max_len or not acquire(False):
+            return run_plain(row)
+        try:
+            ids, io = bound[n] or bind(n)
+            ids[:] = row
+            run_bound(io, None)
+            return read()  # inside the lock: the next holder overwrites the outputs
+        finally:
+            release()
     run.lock = lock  # held while a call uses the bound buffers
     return run
