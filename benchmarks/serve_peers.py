@@ -153,13 +153,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "serve_peers.json")
     parser.add_argument("--baseline", type=Path, help="another checkout whose qa-serve is measured beside this one")
+    parser.add_argument("--bundle", type=Path, help="the bundle to serve (default: train qa-train's default model; "
+                                                    "a baseline from before format 5 needs one it reads)")
     parser.add_argument("--bentoml-venv", type=Path, help="a venv with bentoml and rnnqa (make bench-serve makes one)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("needs wrk (apt-get install -y wrk)")
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        results = measure(default_bundle(tmp), args.seconds, tmp, args.baseline, args.bentoml_venv)
+        results = measure(args.bundle or default_bundle(tmp), args.seconds, tmp, args.baseline, args.bentoml_venv)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(render(results))
     print(f"\nwrote {args.out}")

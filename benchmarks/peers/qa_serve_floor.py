@@ -11,13 +11,14 @@ import os
 
 from rnnqa.runtime import QAModel
 from rnnqa.serve.app import create_app, identity
-from rnnqa.serve.process import setup_logging
+from rnnqa.serve.process import request_log, setup_logging
 
 
 def app():
     setup_logging()
     application = create_app(QAModel.load(os.environ["RNNQA_BUNDLE"]))
     service = application.state.service
+    service.request_log = request_log()  # the request log as qa-serve writes it
 
     async def noop(service, data):
         question = data["question"]

@@ -81,6 +81,8 @@ class Service:
             "/v1/answer": ("/v1/answer", _answer),
             f"/v2/models/{config.name}/infer": ("/v2/models/{name}/infer", _infer)}
         self._pid = os.getpid()  # which worker, under --workers
+        # where record() sends a request's line: the logger, or (qa-serve) its stderr's buffer (process.py)
+        self.request_log: Callable[[str], None] = log.info
 
     def record(self, route: str, status: int, elapsed: float, questions: list[str]) -> None:
         """Count, time and log one request (one JSON line on the ``rnnqa.serve`` logger)."""
@@ -92,7 +94,7 @@ class Service:
                       "pid": self._pid}
             if self.config.log_questions:
                 record["text"] = questions
-            log.info(jsonio.dumps(record).decode("utf-8"))
+            self.request_log(jsonio.dumps(record).decode("utf-8"))
 
     @property
     def ready(self) -> bool:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rnnqa.serve.app import ServeConfig
+from rnnqa.serve.logstream import LogStream
 
 log = logging.getLogger("rnnqa.serve")
 
@@ -61,11 +62,34 @@ class Shared:
 
 
 def setup_logging() -> None:
-    """One JSON line per request on stderr. The caller lookup, thread and process names are off: the
-    request log says what it needs in its message (logging HOWTO, "Optimization")."""
+    """One JSON line per request on stderr, which becomes a :class:`LogStream` (request lines buffered for
+    up to 0.1 s, everything else at once, in order). The caller lookup, thread and process names are off:
+    the request log says what it needs in its message (logging HOWTO, "Optimization")."""
     logging._srcfile = None  # noqa: SLF001 - the documented switch for the caller lookup
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    if not isinstance(sys.stderr, LogStream):
+        sys.stderr = LogStream(sys.stderr)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+
+
+def request_log() -> Callable[[str], None]:
+    """Where the request log's lines go: the stderr LogStream's buffer where ``log.info`` would write them
+    there unchanged (setup_logging's handler alone: no handler, filter or level on the way), else
+    ``log.info`` itself."""
+    stream, root = sys.stderr, logging.getLogger()
+    chain, logger = [], log
+    while logger is not root:
+        chain.append(logger)
+        logger = logger.parent
+    if (not isinstance(stream, LogStream) or root.filters or len(root.handlers) != 1
+            or any(lg.handlers or lg.filters or not lg.propagate for lg in chain)):
+        return log.info
+    (handler,) = root.handlers
+    formatter = handler.formatter
+    if (type(handler) is not logging.StreamHandler or handler.stream is not stream or handler.filters
+            or handler.level > logging.INFO or formatter is None or formatter._fmt != "%(message)s"):  # noqa: SLF001
+        return log.info
+    return stream.request
 
 
 def run_server(options: ServeOptions, shared: Shared | None = None, on_started: Callable[[], None] | None = None) -> None:
@@ -83,6 +107,7 @@ def run_server(options: ServeOptions, shared: Shared | None = None, on_started: 
     model = QAModel.load(bundle_dir, threads=options.threads, public_key=options.public_key)
     app = create_app(model, options.config)
     service = app.state.service
+    service.request_log = request_log()
     if shared:
         service.on_reload = lambda served_dir: _tell_siblings(shared, served_dir)
     server = uvicorn.Server(uvicorn.Config(app, host=options.host, port=options.port, log_level="warning",
