@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
 
@@ -25,7 +26,8 @@ def single_run(session: ort.InferenceSession, input_name: str, max_len: int) -> 
     its output into a preallocated array, so no array is built, wrapped or returned per call (about 1.9 µs
     of a 13 µs run, BENCHMARKS.md). One caller at a time holds those buffers; a caller that finds them held
     (another thread's answer; the lock is the run's ``lock`` attribute) feeds a new array to
-    :func:`bare_run`, as any other session always does.
+    :func:`bare_run`, as any other session always does. Both ways pass one ``RunOptions`` made here: given
+    none, onnxruntime builds a default one on every call (about 0.5 µs of the run, BENCHMARKS.md).
     Both ways give the same answers (tested); the caller checks a probe at load.
 
     Raises:
@@ -35,16 +37,21 @@ def single_run(session: ort.InferenceSession, input_name: str, max_len: int) -> 
     if names not in (SINGLE_OUTPUT_NAMES, SINGLE_OUTPUT_NAMES_4):
         raise ValueError(f"not a single-question graph: outputs {list(names)}")
     decoded = names == SINGLE_OUTPUT_NAMES_4
-    plain = bare_run(session)
-    fetches = list(names)
 
-    def run_plain(row: Sequence[int]) -> tuple[int, float]:
-        outputs = plain(fetches, {input_name: np.array(row, np.int64)[:, None]}, None)
+    def best(outputs: Sequence[np.ndarray]) -> tuple[int, float]:
+        """(index, probability) from the graph's outputs: format 4's pair, or the argmax of format 5's softmax."""
         if decoded:
             return outputs[0].item(), outputs[1].item()
-        probabilities = outputs[0][0]
+        probabilities = outputs[0].reshape(-1)
         index = int(probabilities.argmax())
         return index, probabilities.item(index)
+
+    plain = bare_run(session)
+    fetches = list(names)
+    options = ort.RunOptions()  # read-only during a run: shared by every call, in any thread
+
+    def run_plain(row: Sequence[int]) -> tuple[int, float]:
+        return best(plain(fetches, {input_name: np.array(row, np.int64)[:, None]}, options))
 
     binding = getattr(session, "_sess", None)
     if (session.get_providers() != ["CPUExecutionProvider"]  # keep the wrapper's provider fall-back
@@ -71,15 +78,12 @@ def single_run(session: ort.InferenceSession, input_name: str, max_len: int) -> 
     lock = threading.Lock()
     acquire, release, run_bound = lock.acquire, lock.release, binding.run_with_iobinding
     if decoded:
-        first, second = results
-
-        def read() -> tuple[int, float]:
-            return first.item(), second.item()
+        read = functools.partial(best, results)
     else:
         flat = results[0].reshape(answers)
         argmax, item = flat.argmax, flat.item
 
-        def read() -> tuple[int, float]:
+        def read() -> tuple[int, float]:  # best(results), without its branch and indexing: the hot path
             index = int(argmax())
             return index, item(index)
 
@@ -90,7 +94,7 @@ def single_run(session: ort.InferenceSession, input_name: str, max_len: int) -> 
         try:
             ids, io = bound[n] or bind(n)
             ids[:] = row
-            run_bound(io, None)
+            run_bound(io, options)
             return read()  # inside the lock: the next holder overwrites the outputs
         finally:
             release()

@@ -56,6 +56,13 @@ def test_answer_fields_threshold_and_str(model):
     assert answer == Answer(answer.text, answer.confidence, answer.known) and hash(answer) == hash(Answer(*answer_fields(answer)))
     assert dataclasses.asdict(answer) == {"text": answer.text, "confidence": answer.confidence, "known": answer.known}
     assert dataclasses.replace(answer, known=not answer.known).known != answer.known and answer != tuple(answer_fields(answer))
+    # every way of answering builds the same instance as the constructor does (rnnqa.runtime.model._answer)
+    for got in [answer, *model.answer_batch(QUESTIONS[:2]), *model.top_k(QUESTIONS[0], 2)]:
+        built = Answer(*answer_fields(got))
+        assert repr(got) == repr(built) and vars(got) == vars(built) and type(got) is Answer
+        assert (type(got.text), type(got.confidence), type(got.known)) == (str, float, bool)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            got.confidence = 1.0
 
 
 def answer_fields(answer: Answer) -> tuple:
