@@ -27,7 +27,7 @@ def single_run(session: ort.InferenceSession, input_name: str, max_len: int) -> 
     of a 13 µs run, BENCHMARKS.md). One caller at a time holds those buffers; a caller that finds them held
     (another thread's answer; the lock is the run's ``lock`` attribute) feeds a new array to
     :func:`bare_run`, as any other session always does. Both ways pass one ``RunOptions`` made here: given
-    none, onnxruntime builds a default one on every call (about 0.5 µs of the run, BENCHMARKS.md).
+    none, onnxruntime builds a default one on every call (0.6–1.0 µs of the run, docs/edge.md).
     Both ways give the same answers (tested); the caller checks a probe at load.
 
     Raises:
