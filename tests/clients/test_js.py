@@ -99,7 +99,8 @@ def external_data_bundle(bundle: Path, out: Path) -> Path:
 
 
 def test_node_runtime_agrees_with_python(cases):
-    node_test(cases, "test/tokenizer.test.js", "test/model.test.js", "test/cli.test.js", "test/spec.test.js")
+    node_test(cases, "test/tokenizer.test.js", "test/model.test.js", "test/ortc.test.js", "test/cli.test.js",
+              "test/spec.test.js")
 
 
 def test_browser_page_agrees_with_python(cases):

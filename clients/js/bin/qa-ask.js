@@ -134,7 +134,9 @@ async function main() {
   }
   let model;
   try {
-    model = await load(opts.bundle, { threshold: opts.threshold, threads: opts.threads, publicKey: opts.publicKey });
+    // Questions given as arguments are few: loading koffi (~10 ms) would cost more than its faster runs save.
+    model = await load(opts.bundle, { threshold: opts.threshold, threads: opts.threads, publicKey: opts.publicKey,
+      directRun: opts.questions.length === 0 });
   } catch (error) {
     if (!(error instanceof BundleError || error instanceof ConfigError)) throw error;
     process.stderr.write(`error: ${error.message}\n`);

@@ -127,9 +127,14 @@ export class QAModel {
       return answer;
     }
     const ids = this.encode(question, state);
-    const feeds = { [INPUT_IDS]: new this.Tensor('int64', int64s(ids), [ids.length, 1]) };
     const { single, form } = state;
-    const out = single.runSync === undefined ? await single.run(feeds, form.fetches) : single.runSync(feeds, form.fetches);
+    let out;
+    if (single.runIds !== undefined) {
+      out = single.runIds(ids);
+    } else {
+      const feeds = { [INPUT_IDS]: new this.Tensor('int64', int64s(ids), [ids.length, 1]) };
+      out = single.runSync === undefined ? await single.run(feeds, form.fetches) : single.runSync(feeds, form.fetches);
+    }
     const [index, confidence] = form.best(out);
     const { gate } = state.bundle;
     return make(state, index, confidence * (gate === null ? 1 : gate.scale(ids, index)));
@@ -210,12 +215,15 @@ export async function openModel(ort, bundle, sessionOptions, options, origin = n
 
 /**
  * A session on model_single.onnx that answers the probe as model.onnx did (before any substitution gate).
- * `openSync(bytes, sessionOptions)`, where the package offers one (node.js), opens a session that also has
- * `runSync(feeds, fetches)`; `answer` then runs it without waiting for the event loop.
+ * `openSync(bytes, sessionOptions, layout)`, where the package offers one (node.js), opens a session that also has
+ * `runIds(ids)` (the outputs `layout` lists, for a row of token ids) or `runSync(feeds, fetches)`; `answer` then
+ * runs it without waiting for the event loop.
  */
 async function openSingle(ort, bundle, sessionOptions, probe, openSync) {
-  const single = await createSession(ort, SINGLE_FILE, bundle.single, sessionOptions, openSync ?? undefined);
   const form = singleForm(bundle);
+  const layout = { input: INPUT_IDS, maxLen: bundle.manifest.max_len, outputs: singleOutputs(form, probe.logits.data.length) };
+  const single = await createSession(ort, SINGLE_FILE, bundle.single, sessionOptions,
+    openSync === null ? undefined : (bytes, options) => openSync(bytes, options, layout));
   let out;
   try {
     out = await single.run({ [INPUT_IDS]: new ort.Tensor('int64', BigInt64Array.from([BigInt(bundle.vocab.unkId)]), [1, 1]) },
@@ -227,6 +235,8 @@ async function openSingle(ort, bundle, sessionOptions, probe, openSync) {
   const [best] = argmax(logits);
   const want = 1 / logits.reduce((sum, x) => sum + Math.exp(x - logits[best]), 0);
   const [index, confidence] = form.best(out);
+  // The C API's session (ortc.js) gives the dims it bound: there onnxruntime itself refuses other shapes
+  // ("fails on a probe question" above).
   const shapes = form.fetches.map((name) => out[name].dims.join()).join(' ');
   const wantShapes = form === SINGLE_FORMS.decoded ? '1,1 1,1' : `1,${logits.length}`;
   if (shapes !== wantShapes || index !== best || !(Math.abs(confidence - want) <= 1e-4)) {
@@ -234,6 +244,13 @@ async function openSingle(ort, bundle, sessionOptions, probe, openSync) {
       `${best} / ${want.toFixed(6)}`);
   }
   return single;
+}
+
+/** The single graph's outputs in `form`, as a session that binds them before any run needs them. */
+function singleOutputs(form, answers) {
+  return form === SINGLE_FORMS.decoded
+    ? [{ name: 'answer_index', type: 'int64', dims: [1, 1] }, { name: 'confidence', type: 'float32', dims: [1, 1] }]
+    : [{ name: 'probabilities', type: 'float32', dims: [1, answers] }];
 }
 
 /**

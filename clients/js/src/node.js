@@ -17,6 +17,7 @@ import * as ort from 'onnxruntime-node';
 import { MANIFEST_FILE, SIGNATURE_FILE, checkBundle, parseManifest } from './bundle.js';
 import { BundleError, ConfigError } from './errors.js';
 import { openModel } from './model.js';
+import { OrtError, openDirect } from './ortc.js';
 import { CURVES, PUBLIC_KEY_ENV, pemToDer } from './signature.js';
 
 export { Answer, QAModel, UNKNOWN_TEXT } from './model.js';
@@ -42,9 +43,27 @@ const SYNC_BINDING = (() => {
   }
 })();
 
-/** A session on `bytes` with `runSync(feeds, fetches)` (the outputs as the public `run` gives them) and `run`. */
-function openSync(bytes, sessionOptions) {
+/** The native binding's file, as loaded (the onnxruntime library onnxruntime-node ships lies beside it). */
+function bindingFile() {
+  const require = createRequire(import.meta.url);
+  return Object.keys(require.cache).find((path) => path.endsWith('onnxruntime_binding.node')) ?? null;
+}
+
+/**
+ * A session on `bytes` for `answer`: through onnxruntime's C API (ortc.js) unless `direct` is false or it is not
+ * available here, else on the native binding, with `runSync(feeds, fetches)` (the outputs as the public `run`
+ * gives them) and `run`.
+ */
+function openSync(bytes, sessionOptions, layout, direct) {
   SYNC_BINDING.initOrt(); // once, at the first session as the package does, so ort.env.logLevel set before counts
+  const file = direct ? bindingFile() : null;
+  try {
+    const session = file === null ? null : openDirect(file, bytes, sessionOptions, layout);
+    if (session !== null) return session;
+  } catch (error) {
+    if (error instanceof OrtError) throw error; // the graph refused: the binding would refuse it too
+    // anything else (koffi, options the C API path does not set): the binding serves, with the same answers
+  }
   const native = new SYNC_BINDING.binding.InferenceSession();
   native.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, sessionOptions);
   const runSync = (feeds, fetches) => {
@@ -54,16 +73,18 @@ function openSync(bytes, sessionOptions) {
     // (even {}) builds and parses new ones on every call (~0.7 µs of an answer, BENCHMARKS.md).
     return native.run(feeds, outputs);
   };
-  return { runSync, run: async (feeds, fetches) => runSync(feeds, fetches) };
+  return { engine: 'onnxruntime-node binding', runSync, run: async (feeds, fetches) => runSync(feeds, fetches) };
 }
 
 /**
  * Check and load the bundle directory `dir` (written by qa-export).
  * @param {string} dir
- * @param {{threshold?: number, threads?: number, publicKey?: string | object}} [options] threshold: overrides
+ * @param {{threshold?: number, threads?: number, publicKey?: string | object, directRun?: boolean}} [options] threshold: overrides
  *   the manifest's; threads: onnxruntime intra-op threads (default 1); publicKey: a PEM ECDSA public key (its
  *   path, its text, or a key from `nodePublicKey`/`webPublicKey`) the bundle must be signed with, checked
- *   before any session exists (default: $RNNQA_PUBLIC_KEY's file where set; else signatures are not read)
+ *   before any session exists (default: $RNNQA_PUBLIC_KEY's file where set; else signatures are not read);
+ *   directRun: false runs `answer` on onnxruntime-node's binding even where onnxruntime's C API can be called
+ *   (with koffi installed: docs/javascript.md, "Speed")
  * @returns {Promise<QAModel>} whose `reload` uses the same key
  * @throws {BundleError} the bundle is missing, incomplete, modified, of another format, not signed with the key,
  *   or its tokenizer is not declared as data (bundles of runs trained before rnnqa's version-2 tokenizer)
@@ -81,7 +102,8 @@ export async function load(dir, options = {}) {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       logSeverityLevel: 3,
-    }, options, { source, open }, SYNC_BINDING === null ? null : openSync);
+    }, options, { source, open },
+    SYNC_BINDING === null ? null : (bytes, o, layout) => openSync(bytes, o, layout, options.directRun !== false));
   };
   return open(dir);
 }
