@@ -1,8 +1,9 @@
 """Node and browser against Python: time per answer and per batch, side by side in one run.
 
 `make bench-clients` (or `python benchmarks/clients.py [--bundle DIR]`). Trains qa-train's default model
-on the bundled dataset unless a bundle is given, then starts clients/js/bench/driver.mjs once for Node
-(onnxruntime-node) and once for the page in Chromium (onnxruntime-web, WebAssembly, one thread), each in
+on the bundled dataset unless a bundle is given, then starts clients/js/bench/driver.mjs for Node
+(its answer through onnxruntime's C API where koffi is installed), again for Node on onnxruntime-node's
+binding (`node-binding`), and for the page in Chromium (onnxruntime-web, WebAssembly, one thread), each in
 a run of its own against Python. Within each repetition the two contenders take turns on the same
 question (three rounds of 1,000 answers) or the same 256 questions; figures are medians over repetitions,
 ratios are ratios of medians within a run (Python's figures: the Node run's). Writes
@@ -35,11 +36,13 @@ ANSWER_ROUNDS = 3  # one-question timings per repetition: a run of ~15 µs calls
 class Driver:
     """One driver.mjs process: a loaded model in Node or in a page, answering timing requests."""
 
-    def __init__(self, target: str, bundle: Path, questions: Path, chromium: str | None):
+    def __init__(self, target: str, bundle: Path, questions: Path, chromium: str | None, binding: bool = False):
         argv = ["node", str(DRIVER), "--target", target, "--bundle", str(bundle), "--question", QUESTION,
                 "--questions", str(questions)] + (["--chromium", chromium] if chromium else [])
+        argv += ["--binding"] if binding else []  # Node's answer on onnxruntime-node's run, not the C API's
         self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.load_ms = self._read()["load_ms"]
+        ready = self._read()
+        self.load_ms, self.engine = ready["load_ms"], ready["engine"]
 
     def _read(self) -> dict:
         line = self.process.stdout.readline()
@@ -82,11 +85,14 @@ def measure(bundle: Path, repeats: int, chromium: str | None) -> dict:
         start = time.perf_counter()
         model = QAModel.load(bundle)
         load_ms = {"python": (time.perf_counter() - start) * 1e3}
+        engines = {"python": "onnxruntime (Python), IOBinding"}
         python = python_timer(model, pool)
-        runs = [side_by_side(python, "node", Driver("node", bundle, questions, None), repeats, load_ms)]
+        runs = [side_by_side(python, "node", Driver("node", bundle, questions, None), repeats, load_ms, engines),
+                side_by_side(python, "node-binding", Driver("node", bundle, questions, None, binding=True), repeats,
+                             load_ms, engines)]
         if chromium:
             runs.append(side_by_side(python, "browser", Driver("browser", bundle, questions, chromium), repeats,
-                                     load_ms))
+                                     load_ms, engines))
     median = {key: value for run in reversed(runs) for key, value in run.items()}  # Python's: the Node run's
     ratio = {key: value / run["answer" if key[0] == "answer" else "batch_256", "python"]
              for run in runs for key, value in run.items()}
@@ -97,6 +103,7 @@ def measure(bundle: Path, repeats: int, chromium: str | None) -> dict:
         "batch_256_questions_per_s": {n: round(256 / median["batch_256", n]) for n in names},
         "batch_vs_python": {n: round(ratio["batch_256", n], 2) for n in names},
         "load_ms": {name: round(ms, 1) for name, ms in load_ms.items()},
+        "engines": engines,
         "repeats": repeats,
         "versions": {"onnxruntime (Python)": metadata.version("onnxruntime"),
                      "node": subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip(),
@@ -105,9 +112,9 @@ def measure(bundle: Path, repeats: int, chromium: str | None) -> dict:
     }
 
 
-def side_by_side(python, name: str, driver: Driver, repeats: int, load_ms: dict) -> dict:
+def side_by_side(python, name: str, driver: Driver, repeats: int, load_ms: dict, engines: dict) -> dict:
     """Medians (seconds per call) of Python and ``driver`` taking turns: {(kind, contender): median}."""
-    load_ms[name] = driver.load_ms
+    load_ms[name], engines[name] = driver.load_ms, driver.engine
     contenders = {"python": python, name: driver.time}
     requests = {"answer": {"op": "answer", "calls": CALLS["answer"]},
                 "batch_256": {"op": "batch", "size": 256, "calls": CALLS["batch"]}}

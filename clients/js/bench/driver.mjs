@@ -10,14 +10,15 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({ options: { target: { type: 'string' }, bundle: { type: 'string' },
-  chromium: { type: 'string' }, question: { type: 'string' }, questions: { type: 'string' } } });
+  chromium: { type: 'string' }, question: { type: 'string' }, questions: { type: 'string' },
+  binding: { type: 'boolean' } } });
 const question = values.question;
 const pool = JSON.parse(readFileSync(values.questions, 'utf8'));
 
 async function nodeTarget() {
   const { load } = await import('../src/node.js');
   const started = performance.now();
-  const model = await load(values.bundle);
+  const model = await load(values.bundle, { directRun: !values.binding }); // --binding: onnxruntime-node's run
   const loadMs = performance.now() - started;
   const timed = async (fn, calls) => {
     const t0 = performance.now();
@@ -26,6 +27,7 @@ async function nodeTarget() {
   };
   return {
     loadMs,
+    engine: model.single?.engine ?? 'onnxruntime-node (public run)',
     answer: (calls) => timed(() => model.answer(question), calls),
     batch: (size, calls) => { const qs = pool.slice(0, size); return timed(() => model.answerBatch(qs), calls); },
     close: async () => {},
@@ -53,6 +55,7 @@ async function browserTarget() {
   }, args);
   return {
     loadMs,
+    engine: 'onnxruntime-web (WebAssembly)',
     answer: (calls) => inPage({ op: 'answer', q: question, calls }),
     batch: (size, calls) => inPage({ op: 'batch', qs: pool.slice(0, size), calls }),
     close: async () => { await browser.close(); server.kill(); },
@@ -62,7 +65,7 @@ async function browserTarget() {
 const target = values.target === 'browser' ? await browserTarget() : await nodeTarget();
 await target.answer(50); // warm-up, as the Python side does
 await target.batch(256, 2);
-console.log(JSON.stringify({ ready: true, load_ms: target.loadMs }));
+console.log(JSON.stringify({ ready: true, load_ms: target.loadMs, engine: target.engine }));
 for await (const line of createInterface({ input: process.stdin })) {
   const request = JSON.parse(line);
   const seconds = request.op === 'answer' ? await target.answer(request.calls) : await target.batch(request.size, request.calls);
