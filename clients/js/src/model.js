@@ -11,11 +11,20 @@ const INPUT_IDS = 'input_ids';
 const LENGTHS = 'lengths';
 const DECODED = ['answer_index', 'confidence'];
 
-/** The single graph's outputs, and the best answer with its probability from them: format 5's softmax (its
- * argmax taken here: one output tensor, ~1.7 µs less in onnxruntime-node than two) or format 4's pair. */
+/** The single graph's outputs (`outputs(answers)`: name, element type, dims; `fetches`: their names), and the
+ * best answer with its probability from them: format 5's softmax (its argmax taken here: one output tensor,
+ * ~1.7 µs less in onnxruntime-node than two) or format 4's pair. */
 const SINGLE_FORMS = {
-  probabilities: { fetches: ['probabilities'], best: (out) => argmax(out.probabilities.data) },
-  decoded: { fetches: DECODED, best: (out) => [Number(out.answer_index.data[0]), out.confidence.data[0]] },
+  probabilities: {
+    fetches: ['probabilities'],
+    outputs: (answers) => [{ name: 'probabilities', type: 'float32', dims: [1, answers] }],
+    best: (out) => argmax(out.probabilities.data),
+  },
+  decoded: {
+    fetches: DECODED,
+    outputs: () => [{ name: DECODED[0], type: 'int64', dims: [1, 1] }, { name: DECODED[1], type: 'float32', dims: [1, 1] }],
+    best: (out) => [Number(out.answer_index.data[0]), out.confidence.data[0]],
+  },
 };
 
 /** [index, value] of the largest value, the first of equals, or the first NaN (as numpy's argmax). */
@@ -221,7 +230,8 @@ export async function openModel(ort, bundle, sessionOptions, options, origin = n
  */
 async function openSingle(ort, bundle, sessionOptions, probe, openSync) {
   const form = singleForm(bundle);
-  const layout = { input: INPUT_IDS, maxLen: bundle.manifest.max_len, outputs: singleOutputs(form, probe.logits.data.length) };
+  const outputs = form.outputs(probe.logits.data.length);
+  const layout = { input: INPUT_IDS, maxLen: bundle.manifest.max_len, outputs };
   const single = await createSession(ort, SINGLE_FILE, bundle.single, sessionOptions,
     openSync === null ? undefined : (bytes, options) => openSync(bytes, options, layout));
   let out;
@@ -238,19 +248,12 @@ async function openSingle(ort, bundle, sessionOptions, probe, openSync) {
   // The C API's session (ortc.js) gives the dims it bound: there onnxruntime itself refuses other shapes
   // ("fails on a probe question" above).
   const shapes = form.fetches.map((name) => out[name].dims.join()).join(' ');
-  const wantShapes = form === SINGLE_FORMS.decoded ? '1,1 1,1' : `1,${logits.length}`;
+  const wantShapes = outputs.map(({ dims }) => dims.join()).join(' ');
   if (shapes !== wantShapes || index !== best || !(Math.abs(confidence - want) <= 1e-4)) {
     throw new BundleError(SINGLE_FILE, `answers a probe with ${index} / ${confidence}, but ${ONNX_FILE} with ` +
       `${best} / ${want.toFixed(6)}`);
   }
   return single;
-}
-
-/** The single graph's outputs in `form`, as a session that binds them before any run needs them. */
-function singleOutputs(form, answers) {
-  return form === SINGLE_FORMS.decoded
-    ? [{ name: 'answer_index', type: 'int64', dims: [1, 1] }, { name: 'confidence', type: 'float32', dims: [1, 1] }]
-    : [{ name: 'probabilities', type: 'float32', dims: [1, answers] }];
 }
 
 /**
