@@ -43,12 +43,6 @@ const SYNC_BINDING = (() => {
   }
 })();
 
-/** The native binding's file, as loaded (the onnxruntime library onnxruntime-node ships lies beside it). */
-function bindingFile() {
-  const require = createRequire(import.meta.url);
-  return Object.keys(require.cache).find((path) => path.endsWith('onnxruntime_binding.node')) ?? null;
-}
-
 /**
  * A session on `bytes` for `answer`: through onnxruntime's C API (ortc.js) unless `direct` is false or it is not
  * available here, else on the native binding, with `runSync(feeds, fetches)` (the outputs as the public `run`
@@ -56,9 +50,8 @@ function bindingFile() {
  */
 function openSync(bytes, sessionOptions, layout, direct) {
   SYNC_BINDING.initOrt(); // once, at the first session as the package does, so ort.env.logLevel set before counts
-  const file = direct ? bindingFile() : null;
   try {
-    const session = file === null ? null : openDirect(file, bytes, sessionOptions, layout);
+    const session = direct ? openDirect(bytes, sessionOptions, layout) : null;
     if (session !== null) return session;
   } catch (error) {
     if (error instanceof OrtError) throw error; // the graph refused: the binding would refuse it too

@@ -56,14 +56,16 @@ let api; // undefined: not looked for yet; null: not available here
 
 /**
  * onnxruntime's C API as functions named as in OrtApi, from the library next to onnxruntime-node's binding
- * `bindingPath`; null where it cannot be had (see the module comment). Looked for once per process.
+ * (loaded before: node.js loads it at import); null where it cannot be had (see the module comment). Looked for
+ * once per process.
  */
-function loadApi(bindingPath) {
+function loadApi() {
   if (api === undefined) {
     try {
       // ids go in as int64s' low words; 32-bit Windows would need stdcall prototypes
       const usable = endianness() === 'LE' && process.arch !== 'ia32';
-      api = usable ? readApi(require('koffi'), bindingPath) : null;
+      const binding = Object.keys(require.cache).find((path) => path.endsWith('onnxruntime_binding.node'));
+      api = usable && binding !== undefined ? readApi(require('koffi'), binding) : null;
     } catch { // no koffi, no library where onnxruntime-node keeps it, or one koffi cannot load
       api = null;
     }
@@ -141,8 +143,8 @@ export function releasedSessions() {
  *   graphOptimizationLevel?: string, logSeverityLevel?: number}} sessionOptions as onnxruntime-node takes them
  * @throws {OrtError} onnxruntime refuses the graph, the session options or the outputs
  */
-export function openDirect(bindingPath, bytes, sessionOptions, { input, outputs, maxLen }) {
-  if (loadApi(bindingPath) === null) return null;
+export function openDirect(bytes, sessionOptions, { input, outputs, maxLen }) {
+  if (loadApi() === null) return null;
   const handles = { values: [], bindings: [], session: null, runOptions: null, memory: null };
   const release = () => {
     for (const binding of handles.bindings.splice(0)) api.ReleaseIoBinding(binding);

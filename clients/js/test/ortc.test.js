@@ -19,7 +19,6 @@ const KOFFI = (() => {
     return 'koffi is not installed: answer runs on onnxruntime-node\'s binding (its tests are model.test.js)';
   }
 })();
-const bindingFile = () => Object.keys(createRequire(import.meta.url).cache).find((p) => p.endsWith('onnxruntime_binding.node'));
 const LAYOUT = { input: 'input_ids', maxLen: 32, outputs: [{ name: 'probabilities', type: 'float32', dims: [1, 1] }] };
 
 describe("answer through onnxruntime's C API", { skip: SKIP || KOFFI }, () => {
@@ -44,18 +43,18 @@ describe("answer through onnxruntime's C API", { skip: SKIP || KOFFI }, () => {
 
   test("gives onnxruntime's own error for a graph it refuses, and a RangeError for a row it cannot take", async () => {
     await load(BUNDLE); // the binding, and with it the library, is loaded
-    assert.throws(() => openDirect(bindingFile(), Buffer.from('not an onnx graph'), {}, LAYOUT),
+    assert.throws(() => openDirect(Buffer.from('not an onnx graph'), {}, LAYOUT),
       (error) => error instanceof OrtError && /protobuf|parse|load model/i.test(error.message));
     const bytes = readFileSync(join(BUNDLE, 'model_single.onnx'));
     const answers = (await load(BUNDLE)).bundle.vocab.answers.length;
-    const session = openDirect(bindingFile(), bytes, {}, { ...LAYOUT, outputs: [{ ...LAYOUT.outputs[0], dims: [1, answers] }] });
+    const session = openDirect(bytes, {}, { ...LAYOUT, outputs: [{ ...LAYOUT.outputs[0], dims: [1, answers] }] });
     assert.throws(() => session.runIds([]), RangeError);
     assert.throws(() => session.runIds(new Array(33).fill(1)), RangeError);
     const { probabilities } = session.runIds([1, 2, 3]);
     assert.ok(Math.abs(probabilities.data.reduce((a, b) => a + b, 0) - 1) < 1e-4); // the graph's softmax
-    const wrong = openDirect(bindingFile(), bytes, {}, { ...LAYOUT, outputs: [{ ...LAYOUT.outputs[0], dims: [1, answers + 1] }] });
+    const wrong = openDirect(bytes, {}, { ...LAYOUT, outputs: [{ ...LAYOUT.outputs[0], dims: [1, answers + 1] }] });
     assert.throws(() => wrong.runIds([1]), OrtError); // outputs bound with a shape the graph does not give
-    assert.throws(() => openDirect(bindingFile(), bytes, { executionProviders: ['cuda'] }, LAYOUT), TypeError);
+    assert.throws(() => openDirect(bytes, { executionProviders: ['cuda'] }, LAYOUT), TypeError);
   });
 
   test("answers on the binding, the same answers, where koffi cannot be loaded", async () => {
