@@ -1,10 +1,13 @@
 """``qa-ask [--bundle DIR] QUESTION...``, the one-shot form an edge box runs, without importing click.
 
-click's import is ~7 ms of a ~150 ms start (BENCHMARKS.md, cold start). This module takes exactly that form —
+click's import alone is ~7 ms (BENCHMARKS.md, cold start). This module takes exactly that form —
 questions on the command line that do not start with "-", and at most one ``--bundle DIR`` (or
 ``--bundle=DIR``) — and answers it as rnnqa.ask.cli would, line for line and with its exit codes
 (tests/runtime/test_lean_ask.py runs both on the same arguments), where stdout and stderr take UTF-8.
 Anything else, ``--help`` included, goes to the click command.
+
+The questions are answered through onnxruntime's C API (rnnqa.runtime.one_shot), without importing numpy or
+onnxruntime's Python package (their imports: ~110 ms, more than the rest of the start); where that path does not apply, by a QAModel.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 
 from rnnqa.ask.lines import DEFAULT_BUNDLE_DIR, not_utf8, respond
 from rnnqa.errors import RnnqaError
-from rnnqa.runtime.model import QAModel
+from rnnqa.runtime.one_shot import OneShotModel
 from rnnqa.utf8 import is_utf8
 
 EXIT_ERROR = 1  # rnnqa.cli_common.EXIT_ERROR, restated: that module imports click
@@ -70,7 +73,11 @@ def main(bundle: Path, questions: list[str]) -> int:
 
 def _answer(bundle: Path, questions: list[str]) -> int:
     try:
-        model = QAModel.load(bundle)
+        model = OneShotModel.open(bundle)  # numpy and onnxruntime's Python package are never imported then
+        if model is None:  # where that path does not apply: the runtime's own, with its errors
+            from rnnqa.runtime.model import QAModel
+
+            model = QAModel.load(bundle)
     except RnnqaError as exc:
         _echo(f"error: {exc}", sys.stderr)
         return EXIT_ERROR

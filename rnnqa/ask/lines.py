@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rnnqa.runtime.model import QAModel
 from rnnqa.utf8 import NOT_UTF8, shown
+
+if TYPE_CHECKING:
+    from rnnqa.runtime.model import QAModel
+    from rnnqa.runtime.one_shot import OneShotModel
 
 DEFAULT_BUNDLE_DIR = Path("artifacts/bundle")
 
@@ -18,7 +22,7 @@ def not_utf8(question: str, as_json: bool) -> tuple[str, bool]:
     return f"error: {NOT_UTF8}", False
 
 
-def respond(model: QAModel, question: str, as_json: bool, top_k: int | None) -> tuple[str, bool]:
+def respond(model: QAModel | OneShotModel, question: str, as_json: bool, top_k: int | None) -> tuple[str, bool]:
     """The output line for ``question`` and whether it was answered."""
     try:
         answers = model.top_k(question, top_k) if top_k else [model.answer(question)]

@@ -13,43 +13,16 @@ from rnnqa.bundle_format import (ANSWER_INDEX, CONFIDENCE, INPUT_NAMES, LOGITS, 
                                  PROBABILITIES, SIGNATURE_FILE, SINGLE_FILE)
 from rnnqa.data.padding import pad_rows
 from rnnqa.errors import BundleError, ConfigError, QuestionTypeError
+from rnnqa.runtime.answer import UNKNOWN_TEXT, Answer
+from rnnqa.runtime.answer import make_answer as _answer
 from rnnqa.runtime.bundle import Bundle, load_bundle
 from rnnqa.runtime.gate import SubstitutionGate
 from rnnqa.runtime.session import ORT_ERRORS, make_session
 from rnnqa.runtime.single_run import Run, single_run
 from rnnqa.runtime.signature import PublicKey, resolve_public_key
 
-UNKNOWN_TEXT = "I don't know"
 GRAPHS = ("onnx", "ort")  # which of a bundle's graph files a QAModel runs
 _DECODED = [ANSWER_INDEX, CONFIDENCE]  # what answering reads: the graph decodes (bundle_format)
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One answer: ``text`` verbatim from the training data, ``confidence`` its softmax probability,
-    ``known`` whether ``confidence`` reaches the threshold (else show :data:`UNKNOWN_TEXT`)."""
-
-    text: str
-    confidence: float
-    known: bool
-
-    def __str__(self) -> str:
-        return self.text if self.known else UNKNOWN_TEXT
-
-
-_new = object.__new__
-
-
-def _answer(text: str, confidence: float, known: bool) -> Answer:
-    """``Answer(text, confidence, known)`` in about a third of the time: the frozen dataclass's ``__init__``
-    sets each field through ``object.__setattr__`` (0.37 against 0.14 µs, a one-question answer's hot path).
-    The instance is the same one — equal, hashed, printed and frozen as any other (tested)."""
-    answer = _new(Answer)
-    fields = answer.__dict__
-    fields["text"] = text
-    fields["confidence"] = confidence
-    fields["known"] = known
-    return answer
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def test_answer_fields_threshold_and_str(model):
     assert answer == Answer(answer.text, answer.confidence, answer.known) and hash(answer) == hash(Answer(*answer_fields(answer)))
     assert dataclasses.asdict(answer) == {"text": answer.text, "confidence": answer.confidence, "known": answer.known}
     assert dataclasses.replace(answer, known=not answer.known).known != answer.known and answer != tuple(answer_fields(answer))
-    # every way of answering builds the same instance as the constructor does (rnnqa.runtime.model._answer)
+    # every way of answering builds the same instance as the constructor does (rnnqa.runtime.answer.make_answer)
     for got in [answer, *model.answer_batch(QUESTIONS[:2]), *model.top_k(QUESTIONS[0], 2)]:
         built = Answer(*answer_fields(got))
         assert repr(got) == repr(built) and vars(got) == vars(built) and type(got) is Answer
