@@ -132,7 +132,8 @@ class QAModel:
     def _single(self, bundle: Bundle, probe: np.ndarray, probe_logits: np.ndarray) -> tuple[ort.InferenceSession, Run]:
         """A session on model_single.onnx and its run (:func:`single_run`), which answers ``probe`` (one token:
         [1, 1] is both graphs' shape) as model.onnx did (``probe_logits``)."""
-        single = make_session(bundle.single_bytes, providers=self._providers, threads=self._threads, name=SINGLE_FILE)
+        single = make_session(bundle.single_bytes, providers=self._providers, threads=self._threads, name=SINGLE_FILE,
+                              arena=False)  # its few small tensors come faster from malloc (make_session)
         shifted = np.exp(probe_logits - probe_logits.max())
         want = int(probe_logits.argmax()), float(shifted.max() / shifted.sum())  # before any substitution gate
         try:  # on the path answer() takes: the buffers bound for one token

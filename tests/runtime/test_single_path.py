@@ -254,3 +254,10 @@ def test_a_session_with_another_provider_keeps_session_run(bundle, monkeypatch):
     monkeypatch.setattr(session, "get_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
     other = single_run(session, "input_ids", 8)
     assert not hasattr(other, "lock") and other(row) == want  # the plain run: no buffers bound, no lock
+
+
+def test_the_single_session_runs_without_the_memory_arena(bundle):
+    """Its few small tensors come from malloc (make_session's arena=False); model.onnx keeps the arena for batches."""
+    state = QAModel.load(bundle)._state
+    assert not state.single.get_session_options().enable_cpu_mem_arena
+    assert state.session.get_session_options().enable_cpu_mem_arena
