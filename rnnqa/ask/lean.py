@@ -7,7 +7,8 @@ questions on the command line that do not start with "-", and at most one ``--bu
 Anything else, ``--help`` included, goes to the click command.
 
 The questions are answered through onnxruntime's C API (rnnqa.runtime.one_shot), without importing numpy or
-onnxruntime's Python package (their imports: ~110 ms, more than the rest of the start); where that path does not apply, by a QAModel.
+onnxruntime's Python package (their imports: ~110 ms, more than the rest of the start); where that path does
+not apply, by a QAModel on the same checked bundle.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from rnnqa.ask.lines import DEFAULT_BUNDLE_DIR, not_utf8, respond
 from rnnqa.errors import RnnqaError
-from rnnqa.runtime.one_shot import OneShotModel
+from rnnqa.runtime.one_shot import OneShotModel, load_checked
 from rnnqa.utf8 import is_utf8
 
 EXIT_ERROR = 1  # rnnqa.cli_common.EXIT_ERROR, restated: that module imports click
@@ -73,11 +74,12 @@ def main(bundle: Path, questions: list[str]) -> int:
 
 def _answer(bundle: Path, questions: list[str]) -> int:
     try:
-        model = OneShotModel.open(bundle)  # numpy and onnxruntime's Python package are never imported then
+        checked, key = load_checked(bundle)  # as QAModel.load reads it
+        model = OneShotModel.serve(checked)  # numpy and onnxruntime's Python package are never imported then
         if model is None:  # where that path does not apply: the runtime's own, with its errors
             from rnnqa.runtime.model import QAModel
 
-            model = QAModel.load(bundle)
+            model = QAModel(checked, public_key=key)
     except RnnqaError as exc:
         _echo(f"error: {exc}", sys.stderr)
         return EXIT_ERROR

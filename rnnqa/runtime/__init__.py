@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from rnnqa.runtime.model import QAModel
 
 
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
+
 def __getattr__(name: str):
     if name in ("Answer", "UNKNOWN_TEXT"):
         from rnnqa.runtime import answer

@@ -56,7 +56,8 @@ _SLOTS = {
 ELEMENTS = {"float32": (1, ctypes.c_float), "int64": (7, ctypes.c_int64)}  # ONNXTensorElementDataType
 _ARENA_ALLOCATOR, _MEM_TYPE_DEFAULT = 1, 0
 _LOG_ERROR, _SEQUENTIAL, _OPTIMIZE_ALL = 3, 0, 99  # what rnnqa.runtime.session.make_session sets
-_LIBRARIES = {"linux": "libonnxruntime.so*", "darwin": "libonnxruntime*.dylib", "win32": "onnxruntime.dll"}
+# libonnxruntime.so.1.32.0, libonnxruntime.1.32.0.dylib; never libonnxruntime_providers_shared.*
+_LIBRARIES = {"linux": "libonnxruntime.so*", "darwin": "libonnxruntime.*dylib", "win32": "onnxruntime.dll"}
 
 
 class OrtError(Exception):
@@ -77,7 +78,7 @@ class Api:
 
     def check(self, status: int | None) -> None:
         if status:
-            message = self.GetErrorMessage(status)
+            message = self.GetErrorMessage(status) or b"onnxruntime gave no message"
             self.ReleaseStatus(status)
             raise OrtError(message.decode("utf-8", "replace"))
 
@@ -94,6 +95,8 @@ _api: Api | None | bool = False  # False: not looked for yet
 def library_path() -> str | None:
     """The C library inside the installed onnxruntime wheel (``onnxruntime/capi``), found without importing it."""
     pattern = _LIBRARIES.get(sys.platform)
+    if sys.platform == "win32" and sys.maxsize <= 2**32:  # 32-bit Windows: OrtGetApiBase and GetApi are stdcall
+        return None
     try:
         spec = find_spec("onnxruntime")
     except (ImportError, ValueError):
@@ -113,7 +116,7 @@ def load_api() -> Api | None:
     if _api is False:
         try:
             _api = _read_api(library_path())
-        except (OSError, AttributeError, ValueError, OrtError):  # not loadable, no OrtGetApiBase, no env
+        except (OSError, AttributeError, TypeError, ValueError, OrtError):  # not loadable, no symbol, a null slot
             _api = None
     return _api
 
@@ -207,7 +210,9 @@ class Session:
 
     def _tensor(self, buffer, dims: Sequence[int]) -> int:
         api = self._api
-        kind = next(code for code, ctype in ELEMENTS.values() if buffer._type_ is ctype)
+        kind = {ctype: code for code, ctype in ELEMENTS.values()}.get(getattr(buffer, "_type_", None))
+        if kind is None:
+            raise TypeError(f"not a ctypes array of {' or '.join(ELEMENTS)}: {type(buffer).__name__}")
         shape = (ctypes.c_int64 * len(dims))(*dims)
         value = api.created(api.CreateTensorWithDataAsOrtValue, self._memory, ctypes.addressof(buffer),
                             ctypes.sizeof(buffer), shape, len(dims), kind)

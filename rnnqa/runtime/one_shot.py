@@ -1,12 +1,14 @@
 """Answers for a process that starts, answers and ends (``qa-ask QUESTION...``), without numpy or onnxruntime's
 Python package: the bundle's graphs run through onnxruntime's C API (:mod:`rnnqa.runtime.capi`).
 
-:meth:`OneShotModel.open` takes a bundle exactly as :meth:`QAModel.load <rnnqa.runtime.model.QAModel.load>` does —
-the same :func:`~rnnqa.runtime.bundle.load_bundle` (every hash, ``$RNNQA_PUBLIC_KEY``'s signature, vocabulary,
-graph interfaces), then both graphs answer the same probe question as QAModel checks them — and its
-:meth:`~OneShotModel.answer` gives QAModel's answers (tested on every question of the conformance file). Where
-anything differs from that path (no C library, no single-question graph, a graph onnxruntime refuses, a probe that
-fails), ``open`` returns None and the caller loads a QAModel, which answers or says why as it always has.
+:func:`load_checked` reads a bundle exactly as :meth:`QAModel.load <rnnqa.runtime.model.QAModel.load>` does — the
+same :func:`~rnnqa.runtime.bundle.load_bundle` (every hash, ``$RNNQA_PUBLIC_KEY``'s signature, vocabulary, graph
+interfaces) — and :meth:`OneShotModel.serve` makes both graphs answer the probe question QAModel asks, checked as
+QAModel checks them; its :meth:`~OneShotModel.answer` then gives QAModel's answers (tested on every question of the
+conformance file). Where anything differs from that path (no single-question graph, no C library, a graph
+onnxruntime refuses, a probe that fails), ``serve`` returns None before or without loading onnxruntime's library
+where it can, and the caller builds a QAModel on the same checked bundle, which answers or says why as it always
+has.
 """
 
 from __future__ import annotations
@@ -19,9 +21,36 @@ from rnnqa.bundle_format import (ANSWER_INDEX, CONFIDENCE, INPUT_NAMES, LOGITS, 
 from rnnqa.runtime.answer import Answer, make_answer
 from rnnqa.runtime.bundle import Bundle, load_bundle
 from rnnqa.runtime.capi import Api, OrtError, Session, load_api
-from rnnqa.runtime.signature import resolve_public_key
+from rnnqa.runtime.signature import PublicKey, resolve_public_key
 
 PROBE_TOLERANCE = 1e-4  # QAModel's: model_single.onnx's probe confidence against model.onnx's softmax
+
+
+class _Refused(Exception):
+    """A probe answer QAModel would refuse: QAModel is left to say so."""
+
+
+def load_checked(bundle_dir: str | Path) -> tuple[Bundle, PublicKey | None]:
+    """The bundle at ``bundle_dir`` and the key it was verified with, as QAModel.load reads them (hand both to
+    ``QAModel(bundle, public_key=key)`` where :meth:`OneShotModel.serve` returns None).
+
+    Raises:
+        ConfigError: ``$RNNQA_PUBLIC_KEY`` is set and cannot be read as a key.
+        BundleError: the bundle fails a check of load_bundle.
+    """
+    key = resolve_public_key(None)
+    return load_bundle(bundle_dir, public_key=key), key
+
+
+def best(values) -> tuple[int, float]:
+    """numpy's ``(argmax, max)`` of a ctypes float array: the first of equal maxima, or the first NaN where
+    there is one (numpy's argmax takes it too; its confidence then fails every threshold)."""
+    if math.isnan(sum(values)):  # some value is NaN (probabilities: no infinities to cancel)
+        for index, value in enumerate(values):
+            if value != value:
+                return index, value
+    index = max(range(len(values)), key=values.__getitem__)
+    return index, values[index]
 
 
 class OneShotModel:
@@ -37,43 +66,29 @@ class OneShotModel:
         self._ids = self._session.buffer("int64", bundle.max_len)
         self._bound: dict[int, int] = {}  # row length → its binding
         if bundle.manifest["format_version"] == 4:  # the graph decodes: [1, 1] each
-            self._index, self._confidence = self._session.buffer("int64", 1), self._session.buffer("float32", 1)
-            self._outputs = [(SINGLE_OUTPUT_NAMES_4[0], self._index, [1, 1]),
-                             (SINGLE_OUTPUT_NAMES_4[1], self._confidence, [1, 1])]
-            self._read = lambda: (self._index[0], self._confidence[0])
+            index, confidence = self._session.buffer("int64", 1), self._session.buffer("float32", 1)
+            self._outputs = [(SINGLE_OUTPUT_NAMES_4[0], index, [1, 1]), (SINGLE_OUTPUT_NAMES_4[1], confidence, [1, 1])]
+            self._read = lambda: (index[0], confidence[0])
         else:
-            count = len(self._answers)
-            probabilities = self._session.buffer("float32", count)
-            self._outputs = [(PROBABILITIES, probabilities, [1, count])]
-            positions, value = range(count), probabilities.__getitem__
-
-            def read() -> tuple[int, float]:
-                index = max(positions, key=value)  # the first of equal maxima, as numpy's argmax
-                return index, value(index)
-            self._read = read
-        index, confidence = self._run([bundle.vocab.unk_id])
-        if index != probe[0] or not abs(confidence - probe[1]) <= PROBE_TOLERANCE:  # a NaN fails too
-            raise OrtError(f"model_single.onnx answers the probe with {index} / {confidence}, model.onnx with "
-                           f"{probe[0]} / {probe[1]}")
+            probabilities = self._session.buffer("float32", len(self._answers))
+            self._outputs = [(PROBABILITIES, probabilities, [1, len(self._answers)])]
+            self._read = lambda: best(probabilities)
+        got = self._run([bundle.vocab.unk_id])
+        if got[0] != probe[0] or not abs(got[1] - probe[1]) <= PROBE_TOLERANCE:  # a NaN fails too
+            raise _Refused(f"model_single.onnx answers the probe with {got}, model.onnx with {probe}")
 
     @classmethod
-    def open(cls, bundle_dir: str | Path) -> OneShotModel | None:
-        """The bundle at ``bundle_dir``, checked as QAModel.load checks it; None where this path does not apply
-        (module comment: load a QAModel then).
-
-        Raises:
-            BundleError: the bundle fails a check of load_bundle (QAModel.load's message).
-            ConfigError: ``$RNNQA_PUBLIC_KEY`` is set and cannot be read as a key.
-        """
+    def serve(cls, bundle: Bundle) -> OneShotModel | None:
+        """A model answering from ``bundle`` (from :func:`load_checked`) once both graphs passed the probe; None
+        where this path does not apply (module comment: build a QAModel on ``bundle`` then)."""
+        if bundle.single_bytes is None:  # int8, format 3, large models: onnxruntime's library is not even loaded
+            return None
         api = load_api()
         if api is None:
             return None
-        bundle = load_bundle(bundle_dir, public_key=resolve_public_key(None))
-        if bundle.single_bytes is None:
-            return None
         try:
             return cls(api, bundle, _probe(api, bundle))
-        except (OrtError, ValueError):
+        except (OrtError, _Refused):
             return None
 
     def answer(self, question: str) -> Answer:
@@ -108,7 +123,8 @@ def _probe(api: Api, bundle: Bundle) -> tuple[int, float]:
     argmax and softmax maximum before any substitution gate (what model_single.onnx must answer).
 
     Raises:
-        OrtError: onnxruntime refuses the graph or the run, or the answer is not a valid one.
+        OrtError: onnxruntime refuses the graph or the run.
+        _Refused: the answer is not a valid one.
     """
     session = Session(api, bundle.onnx_bytes)
     try:
@@ -124,6 +140,6 @@ def _probe(api: Api, bundle: Bundle) -> tuple[int, float]:
         session.close()
     scores = list(logits)
     if not all(map(math.isfinite, scores)) or not 0 <= index[0] < count or not 0.0 <= confidence[0] <= 1.0:
-        raise OrtError(f"model.onnx answers the probe with answer_index {index[0]}, confidence {confidence[0]}")
+        raise _Refused(f"model.onnx answers the probe with answer_index {index[0]}, confidence {confidence[0]}")
     best = max(scores)
     return scores.index(best), 1.0 / math.fsum(math.exp(s - best) for s in scores)
