@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -70,6 +71,8 @@ def main() -> None:
     parser.add_argument("--bundle", type=Path, required=True)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("needs wrk (apt-get install -y wrk)")
     env = {"RNNQA_BUNDLE": str(args.bundle)}
     servers = {
         "qa-serve": ([str(BIN / "qa-serve"), "--bundle", str(args.bundle), "--port", "PORT"], "/v1/answer"),
