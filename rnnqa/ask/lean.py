@@ -22,7 +22,8 @@ from pathlib import Path
 
 from rnnqa.ask.lines import DEFAULT_BUNDLE_DIR, not_utf8, respond
 from rnnqa.errors import RnnqaError
-from rnnqa.runtime.one_shot import OneShotModel, load_checked
+from rnnqa.runtime.bundle import load_checked
+from rnnqa.runtime.one_shot import OneShotModel
 from rnnqa.utf8 import is_utf8
 
 EXIT_ERROR = 1  # rnnqa.cli_common.EXIT_ERROR, restated: that module imports click

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from rnnqa.data.text import Vocabulary
 from rnnqa.errors import BundleError, ConfigError
 from rnnqa.runtime.gate import SubstitutionGate
 from rnnqa.runtime.onnx_inspect import GraphInterface, ProtobufError, inspect_onnx
-from rnnqa.runtime.signature import PublicKey, verify_signature
+from rnnqa.runtime.signature import PublicKey, resolve_public_key, verify_signature
 
 _INT64, _FLOAT = 7, 1  # ONNX TensorProto element types
 _ELEM_TYPES = {"int64": _INT64, "float32": _FLOAT}
@@ -61,6 +62,20 @@ class Bundle:
     @property
     def threshold(self) -> float:
         return self.manifest["threshold"]
+
+
+def load_checked(bundle_dir: str | Path, *, public_key: str | os.PathLike | PublicKey | None = None
+                 ) -> tuple[Bundle, PublicKey | None]:
+    """:func:`load_bundle` with the key :func:`~rnnqa.runtime.signature.resolve_public_key` gives for
+    ``public_key`` (default: ``$RNNQA_PUBLIC_KEY``'s, else none): the bundle and that key. QAModel.load and
+    the one-shot ``qa-ask`` read a bundle this way, and only this way.
+
+    Raises:
+        BundleError: the bundle fails a check of load_bundle, or a key needs the ``sign`` extra.
+        ConfigError: the key (or ``$RNNQA_PUBLIC_KEY``'s) cannot be read as an ECDSA public key.
+    """
+    key = resolve_public_key(public_key)
+    return load_bundle(bundle_dir, public_key=key), key
 
 
 def load_bundle(bundle_dir: str | Path, *, public_key: PublicKey | None = None) -> Bundle:

@@ -15,7 +15,7 @@ from rnnqa.data.padding import pad_rows
 from rnnqa.errors import BundleError, ConfigError, QuestionTypeError
 from rnnqa.runtime.answer import UNKNOWN_TEXT, Answer
 from rnnqa.runtime.answer import make_answer as _answer
-from rnnqa.runtime.bundle import Bundle, load_bundle
+from rnnqa.runtime.bundle import Bundle, load_bundle, load_checked
 from rnnqa.runtime.gate import SubstitutionGate
 from rnnqa.runtime.session import ORT_ERRORS, make_session
 from rnnqa.runtime.single_run import Run, single_run
@@ -84,8 +84,8 @@ class QAModel:
                 signed with ``public_key``, or a requested provider is unavailable.
             ConfigError: ``public_key`` (or ``$RNNQA_PUBLIC_KEY``) cannot be read as an ECDSA public key.
         """
-        key = resolve_public_key(public_key)
-        return cls(load_bundle(bundle_dir, public_key=key), threads=threads, providers=providers,
+        bundle, key = load_checked(bundle_dir, public_key=public_key)
+        return cls(bundle, threads=threads, providers=providers,
                    threshold=threshold, public_key=key, graph=graph)
 
     def reload(self, bundle_dir: str | Path | None = None) -> None:

@@ -1,10 +1,10 @@
 """Answers for a process that starts, answers and ends (``qa-ask QUESTION...``), without numpy or onnxruntime's
 Python package: the bundle's graphs run through onnxruntime's C API (:mod:`rnnqa.runtime.capi`).
 
-:func:`load_checked` reads a bundle exactly as :meth:`QAModel.load <rnnqa.runtime.model.QAModel.load>` does — the
-same :func:`~rnnqa.runtime.bundle.load_bundle` (every hash, ``$RNNQA_PUBLIC_KEY``'s signature, vocabulary, graph
-interfaces) — and :meth:`OneShotModel.serve` makes both graphs answer the probe question QAModel asks, checked as
-QAModel checks them; its :meth:`~OneShotModel.answer` then gives QAModel's answers (tested on every question of the
+:func:`~rnnqa.runtime.bundle.load_checked` reads a bundle as :meth:`QAModel.load <rnnqa.runtime.model.QAModel.load>`
+does, through the same function (every hash, ``$RNNQA_PUBLIC_KEY``'s signature, vocabulary, graph interfaces),
+and :meth:`OneShotModel.serve` makes both graphs answer the probe question QAModel asks, checked as QAModel
+checks them; its :meth:`~OneShotModel.answer` then gives QAModel's answers (tested on every question of the
 conformance file). Where anything differs from that path (no single-question graph, no C library, a graph
 onnxruntime refuses, a probe that fails), ``serve`` returns None before or without loading onnxruntime's library
 where it can, and the caller builds a QAModel on the same checked bundle, which answers or says why as it always
@@ -15,31 +15,17 @@ from __future__ import annotations
 
 import ctypes
 import math
-from pathlib import Path
 
 from rnnqa.bundle_format import (ANSWER_INDEX, CONFIDENCE, INPUT_NAMES, LOGITS, PROBABILITIES, SINGLE_OUTPUT_NAMES_4)
 from rnnqa.runtime.answer import Answer, make_answer
-from rnnqa.runtime.bundle import Bundle, load_bundle
+from rnnqa.runtime.bundle import Bundle
 from rnnqa.runtime.capi import Api, OrtError, Session, load_api
-from rnnqa.runtime.signature import PublicKey, resolve_public_key
 
 PROBE_TOLERANCE = 1e-4  # QAModel's: model_single.onnx's probe confidence against model.onnx's softmax
 
 
 class _Refused(Exception):
     """A probe answer QAModel would refuse: QAModel is left to say so."""
-
-
-def load_checked(bundle_dir: str | Path) -> tuple[Bundle, PublicKey | None]:
-    """The bundle at ``bundle_dir`` and the key it was verified with, as QAModel.load reads them (hand both to
-    ``QAModel(bundle, public_key=key)`` where :meth:`OneShotModel.serve` returns None).
-
-    Raises:
-        ConfigError: ``$RNNQA_PUBLIC_KEY`` is set and cannot be read as a key.
-        BundleError: the bundle fails a check of load_bundle.
-    """
-    key = resolve_public_key(None)
-    return load_bundle(bundle_dir, public_key=key), key
 
 
 def best(values) -> tuple[int, float]:
@@ -79,7 +65,7 @@ class OneShotModel:
 
     @classmethod
     def serve(cls, bundle: Bundle) -> OneShotModel | None:
-        """A model answering from ``bundle`` (from :func:`load_checked`) once both graphs passed the probe; None
+        """A model answering from ``bundle`` (from :func:`~rnnqa.runtime.bundle.load_checked`) once both graphs passed the probe; None
         where this path does not apply (module comment: build a QAModel on ``bundle`` then)."""
         if bundle.single_bytes is None:  # int8, format 3, large models: onnxruntime's library is not even loaded
             return None

@@ -19,7 +19,8 @@ from rnnqa.bundle_format import GATE_FILE, ONNX_FILE, SINGLE_FILE
 from rnnqa.errors import BundleError, QuestionError, QuestionTypeError
 from rnnqa.runtime import QAModel, capi, one_shot
 from rnnqa.runtime.answer import Answer
-from rnnqa.runtime.one_shot import OneShotModel, best, load_checked
+from rnnqa.runtime.bundle import load_checked
+from rnnqa.runtime.one_shot import OneShotModel, best
 from rnnqa.runtime.signature import PUBLIC_KEY_ENV
 from tests.runtime.test_bundle import edit_json, rehash
 from tests.runtime.test_single_path import as_format_4, questions
