@@ -54,6 +54,7 @@ _SLOTS = {
     "BindOutput": (137, _P, (_P, _S, _P)),
 }
 ELEMENTS = {"float32": (1, ctypes.c_float), "int64": (7, ctypes.c_int64)}  # ONNXTensorElementDataType
+_KINDS = {ctype: code for code, ctype in ELEMENTS.values()}  # a buffer's element type → its code
 _ARENA_ALLOCATOR, _MEM_TYPE_DEFAULT = 1, 0
 _LOG_ERROR, _SEQUENTIAL, _OPTIMIZE_ALL = 3, 0, 99  # what rnnqa.runtime.session.make_session sets
 # libonnxruntime.so.1.32.0, libonnxruntime.1.32.0.dylib; never libonnxruntime_providers_shared.*
@@ -210,7 +211,7 @@ class Session:
 
     def _tensor(self, buffer, dims: Sequence[int]) -> int:
         api = self._api
-        kind = {ctype: code for code, ctype in ELEMENTS.values()}.get(getattr(buffer, "_type_", None))
+        kind = _KINDS.get(getattr(buffer, "_type_", None))
         if kind is None:
             raise TypeError(f"not a ctypes array of {' or '.join(ELEMENTS)}: {type(buffer).__name__}")
         shape = (ctypes.c_int64 * len(dims))(*dims)
